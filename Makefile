@@ -1,0 +1,65 @@
+# Flash sale backend. `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
+
+BUF_VERSION := 1.75.0
+BUF := .tools/node_modules/.bin/buf
+# Every recipe that talks to the stack loads its addresses from one place.
+STACK_ENV := eval "$$(localstack/env.sh)"
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+USER ?=
+ADMIN ?=
+PORT ?= 8080
+
+.PHONY: help
+help: ## Show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: stack migrate ## Start the local stack and serve on 127.0.0.1:$(PORT) with the example sale
+	$(STACK_ENV); PORT=$(PORT) go run ./cmd/flashsale-server -seed-example
+
+.PHONY: test
+test: stack check-generated lint ## Start the local stack and run every test
+	$(STACK_ENV); go test -count=1 -timeout 15m ./...
+
+.PHONY: stack
+stack: ## Install (if missing) and start Redis, PostgreSQL and the AWS emulators on loopback
+	localstack/up.sh
+
+.PHONY: stack-down
+stack-down: ## Stop the local stack
+	localstack/down.sh
+
+.PHONY: migrate
+migrate: ## Apply database migrations
+	$(STACK_ENV); go run ./cmd/flashsale-server -migrate-only
+
+.PHONY: token
+token: ## Print a dev token: make -s token USER=U9001, or make -s token ADMIN=1
+	@if [ -n "$(ADMIN)" ]; then go run ./cmd/flashsale-admin token --admin; \
+	 else go run ./cmd/flashsale-admin token --user "$(USER)"; fi
+
+$(BUF):
+	npm install --no-save --no-package-lock --no-audit --no-fund --silent \
+	  --prefix .tools @bufbuild/buf@$(BUF_VERSION)
+
+.PHONY: generate
+generate: $(BUF) ## Regenerate code from the protos (offline)
+	$(BUF) generate
+
+.PHONY: check-generated
+check-generated: generate ## Fail when committed generated code differs from the protos
+	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
+	  echo "generated code is stale; run make generate and commit gen/"; \
+	  git status --porcelain -- gen; exit 1; fi
+
+.PHONY: lint
+lint: $(BUF) ## buf lint, gofmt and go vet
+	$(BUF) lint
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...

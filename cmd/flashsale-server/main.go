@@ -1,0 +1,165 @@
+// Command flashsale-server is the all-in-one local server: every API
+// surface, the payment simulator and the expiry sweeper in one process, on
+// the local stack that localstack/up.sh starts.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/flashsale/flashsale/internal/app"
+	"github.com/flashsale/flashsale/internal/config"
+	"github.com/flashsale/flashsale/internal/flashsale"
+	"github.com/flashsale/flashsale/internal/inventory"
+	"github.com/flashsale/flashsale/internal/postgres"
+	"github.com/flashsale/flashsale/internal/rpc"
+	"github.com/flashsale/flashsale/internal/sale"
+)
+
+func main() {
+	seed := flag.Bool("seed-example", false,
+		"add the design's example catalog and sale FS1001 if absent")
+	migrateOnly := flag.Bool("migrate-only", false, "apply database migrations and exit")
+	flag.Parse()
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	log := app.NewLogger(cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *migrateOnly {
+		err = postgres.Migrate(ctx, cfg.DatabaseURL)
+	} else {
+		err = run(ctx, cfg, log, *seed)
+	}
+	if err != nil {
+		log.Error("server stopped", "err", err.Error())
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg config.Config, log *slog.Logger, seed bool) error {
+	a, err := app.New(ctx, cfg, log, app.Options{Migrate: true})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if n, err := a.Sales.Warm(ctx); err != nil {
+		return fmt.Errorf("warm redis: %w", err)
+	} else if n > 0 {
+		log.Info("sales loaded into redis", "sales", n)
+	}
+	if seed {
+		if err := seedExample(ctx, a.Sales, log); err != nil {
+			return err
+		}
+	}
+	h, err := a.Handler(rpc.ShopperSurface | rpc.AdminSurface | rpc.PaymentSimulatorSurface)
+	if err != nil {
+		return err
+	}
+	go sweep(ctx, a, cfg.SweepInterval)
+
+	srv := &http.Server{Addr: cfg.Addr, Handler: h, ReadHeaderTimeout: 5 * time.Second,
+		Protocols: new(http.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true) // gRPC and buf curl without TLS
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("serving", "addr", cfg.Addr)
+	printExamples(cfg.Addr)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// sweep reclaims expired holds on a ticker, so shown availability is at
+// most one interval stale even when nobody reserves that product.
+func sweep(ctx context.Context, a *app.App, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sales, err := a.Sales.Cached(ctx)
+		if err == nil {
+			var r inventory.SweepResult
+			r, err = a.Inventory.Sweep(ctx, a.Inventory.Sweepable(sales, time.Now()))
+			if r.Expired+r.Finalized+r.Aborted > 0 {
+				a.Log.Info("sweep", "expired", r.Expired, "finalized", r.Finalized,
+					"aborted", r.Aborted)
+			}
+		}
+		if err != nil {
+			a.Log.Warn("sweep failed", "err", err.Error())
+		}
+	}
+}
+
+// seedExample adds the design's example: products P101 and P102 and the
+// sale FS1001, 40% off, running from now for two hours.
+func seedExample(ctx context.Context, sales *sale.Service, log *slog.Logger) error {
+	err := sales.UpsertProducts(ctx, []flashsale.Product{
+		{ID: "P101", Name: "Wireless Earbuds", BasePriceMinor: 1000, Currency: "USD"},
+		{ID: "P102", Name: "Smart Watch", BasePriceMinor: 2500, Currency: "USD"},
+	})
+	if err != nil {
+		return fmt.Errorf("seed catalog: %w", err)
+	}
+	if _, _, err := sales.Get(ctx, "FS1001"); err == nil {
+		log.Info("example sale exists", "sale_id", "FS1001")
+		return nil
+	} else if flashsale.ErrorKind(err) != flashsale.KindNotFound {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	_, err = sales.Create(ctx, sale.CreateInput{
+		ID: "FS1001", Start: now, End: now.Add(2 * time.Hour), DiscountPercent: 40,
+		Lines: []sale.LineInput{{ProductID: "P101", TotalQty: 1000},
+			{ProductID: "P102", TotalQty: 500}},
+	})
+	if err != nil {
+		return fmt.Errorf("seed sale: %w", err)
+	}
+	log.Info("example sale created", "sale_id", "FS1001")
+	return nil
+}
+
+func printExamples(addr string) {
+	fmt.Fprintf(os.Stderr, `
+Flash sale server on http://%[1]s
+
+  ADMIN=$(make -s token ADMIN=1); SHOPPER=$(make -s token USER=U9001)
+
+  curl -s http://%[1]s/api/flash-sale/active
+  curl -s http://%[1]s/api/flash-sale/FS1001/products
+  curl -s -X POST http://%[1]s/api/flash-sale/FS1001/reserve \
+    -H "Authorization: Bearer $SHOPPER" -H 'Content-Type: application/json' \
+    -d '{"userId":"U9001","productId":"P101","quantity":1}'
+  curl -s -X POST http://%[1]s/flashsale.v1.ShopperService/ListActiveSales \
+    -H 'Content-Type: application/json' -H 'Connect-Protocol-Version: 1' -d '{}'
+
+`, addr)
+}

@@ -1,0 +1,146 @@
+// Package auth decides who is calling. Locally it verifies HS256 bearer
+// tokens; in AWS, API Gateway's JWT authorizer has verified the token already
+// and the Lambda adapter puts its claims on the request context. Both paths
+// end in the same function, FromClaims, so the rules stay in one place.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// AdminRole is the role (or Cognito group) that admin calls need.
+const AdminRole = "admin"
+
+// Identity is the authenticated caller.
+type Identity struct {
+	Subject string
+	Admin   bool
+}
+
+// ErrNoToken and ErrBadToken tell a missing credential from a wrong one.
+var (
+	ErrNoToken  = errors.New("missing bearer token")
+	ErrBadToken = errors.New("invalid bearer token")
+)
+
+// FromClaims builds an identity from verified claims: the subject is the
+// user, and the admin role comes from "roles" (local tokens) or
+// "cognito:groups" (API Gateway with a Cognito authorizer). Claim values may
+// be lists or, as API Gateway renders them, strings like "[admin ops]".
+func FromClaims(claims map[string]any) (Identity, error) {
+	sub, _ := claims["sub"].(string)
+	if sub == "" {
+		return Identity{}, fmt.Errorf("%w: no subject", ErrBadToken)
+	}
+	id := Identity{Subject: sub}
+	for _, name := range []string{"roles", "cognito:groups"} {
+		if hasRole(claims[name], AdminRole) {
+			id.Admin = true
+		}
+	}
+	return id, nil
+}
+
+func hasRole(v any, role string) bool {
+	switch v := v.(type) {
+	case []any:
+		for _, r := range v {
+			if s, _ := r.(string); s == role {
+				return true
+			}
+		}
+	case []string:
+		for _, r := range v {
+			if r == role {
+				return true
+			}
+		}
+	case string:
+		for _, r := range strings.FieldsFunc(v, func(c rune) bool {
+			return c == '[' || c == ']' || c == ',' || c == ' '
+		}) {
+			if r == role {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// HS256 verifies and mints locally signed tokens.
+type HS256 struct{ secret []byte }
+
+// NewHS256 returns a verifier with a shared secret.
+func NewHS256(secret string) *HS256 { return &HS256{secret: []byte(secret)} }
+
+// Verify checks the Authorization header and returns the caller.
+func (h *HS256) Verify(header http.Header) (Identity, error) {
+	raw, ok := strings.CutPrefix(header.Get("Authorization"), "Bearer ")
+	if !ok || raw == "" {
+		return Identity{}, ErrNoToken
+	}
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) {
+		return h.secret, nil
+	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired())
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w: %v", ErrBadToken, err)
+	}
+	return FromClaims(claims)
+}
+
+// Mint signs a token for a subject, with the admin role when admin is true.
+func (h *HS256) Mint(subject string, admin bool, ttl time.Duration) (string, error) {
+	claims := jwt.MapClaims{
+		"sub": subject,
+		"iat": time.Now().Unix(),
+		"exp": time.Now().Add(ttl).Unix(),
+	}
+	if admin {
+		claims["roles"] = []string{AdminRole}
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(h.secret)
+}
+
+type claimsKey struct{}
+
+// WithClaims returns a context carrying claims that an upstream authorizer
+// already verified (API Gateway's JWT authorizer in AWS).
+func WithClaims(ctx context.Context, claims map[string]any) context.Context {
+	return context.WithValue(ctx, claimsKey{}, claims)
+}
+
+// Authenticator decides the caller of a request: from authorizer claims on
+// the context when present, else from the bearer token.
+type Authenticator struct{ local *HS256 }
+
+// NewAuthenticator returns an authenticator that falls back to local tokens.
+func NewAuthenticator(local *HS256) *Authenticator { return &Authenticator{local: local} }
+
+// Identify returns the caller of a request.
+func (a *Authenticator) Identify(ctx context.Context, header http.Header) (Identity, error) {
+	if claims, ok := ctx.Value(claimsKey{}).(map[string]any); ok {
+		return FromClaims(claims)
+	}
+	return a.local.Verify(header)
+}
+
+type identityKey struct{}
+
+// NewContext returns a context carrying the caller.
+func NewContext(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// FromContext returns the caller, if one was authenticated.
+func FromContext(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(Identity)
+	return id, ok
+}

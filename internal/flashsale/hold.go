@@ -1,0 +1,179 @@
+package flashsale
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// HoldState is where a reservation is in its life.
+//
+//	HELD ──confirm──▶ CONFIRMING ──order committed──▶ CONFIRMED
+//	  │                   │
+//	  │                   └─no order by deadline+grace─▶ EXPIRED (units back)
+//	  ├──release──▶ RELEASED (units back)
+//	  └──deadline──▶ EXPIRED (units back)
+//
+// DISCARDED is a CONFIRMING hold whose order PostgreSQL refused because the
+// product was already sold out there; its units are not returned to Redis
+// stock, which was above the truth.
+type HoldState string
+
+// Hold states.
+const (
+	HoldHeld       HoldState = "HELD"
+	HoldConfirming HoldState = "CONFIRMING"
+	HoldConfirmed  HoldState = "CONFIRMED"
+	HoldReleased   HoldState = "RELEASED"
+	HoldExpired    HoldState = "EXPIRED"
+	HoldDiscarded  HoldState = "DISCARDED"
+)
+
+// HoldRef locates a hold: every key of one sale product shares a slot.
+type HoldRef struct {
+	SaleID    string
+	ProductID string
+	HoldID    string
+}
+
+// Hold is a reservation of units for one user until a fixed deadline.
+type Hold struct {
+	HoldRef
+	UserID      string
+	Qty         int
+	AmountMinor int64
+	Currency    string
+	Deadline    time.Time
+	State       HoldState
+}
+
+const holdPrefix = "r_"
+
+// NewHoldID builds a reservation id from a unique, unguessable token (a ULID)
+// and the product id, so that the hold's keys can be found from the id and
+// the sale alone: r_<token>_<productID>.
+func NewHoldID(token, productID string) string {
+	return holdPrefix + token + "_" + productID
+}
+
+// ParseHoldID returns the product id inside a reservation id.
+func ParseHoldID(id string) (productID string, ok bool) {
+	rest, ok := strings.CutPrefix(id, holdPrefix)
+	if !ok {
+		return "", false
+	}
+	_, productID, ok = strings.Cut(rest, "_")
+	if !ok || !IDPattern.MatchString(productID) {
+		return "", false
+	}
+	return productID, true
+}
+
+// ReserveInput is one reserve attempt as the hold store sees it.
+type ReserveInput struct {
+	HoldRef
+	UserID         string
+	Qty            int
+	TTL            time.Duration
+	IdempotencyKey string // empty when the client sent none
+}
+
+// ReserveResult is the typed outcome of the reserve script. Every outcome is
+// a normal answer, not an error; only a failed dependency is an error.
+type ReserveResult int
+
+// Reserve outcomes.
+const (
+	// Reserved: a new hold was created.
+	Reserved ReserveResult = iota + 1
+	// Replayed: the idempotency key had been seen; Hold is the original hold.
+	Replayed
+	// StockMissing: the sale product was never loaded into Redis.
+	StockMissing
+	// SoldOut: no unit is left.
+	SoldOut
+	// Insufficient: fewer units are left than asked for; nothing was taken.
+	Insufficient
+	// LimitReached: held plus bought units would exceed the per-user limit.
+	LimitReached
+	// QtyAboveLimit: the quantity alone exceeds the per-user limit.
+	QtyAboveLimit
+	// NotStarted, Paused, Ended: the sale does not accept holds now.
+	NotStarted
+	Paused
+	Ended
+)
+
+// ReserveOutcome carries the hold (for Reserved and Replayed), the units
+// left and the sale product's per-user limit.
+type ReserveOutcome struct {
+	Result    ReserveResult
+	Hold      Hold
+	Remaining int
+	Limit     int
+}
+
+// BeginResult is the outcome of moving a hold to CONFIRMING.
+type BeginResult int
+
+// BeginConfirm outcomes.
+const (
+	// Begun: the hold is CONFIRMING now (or already was): write the order.
+	Begun BeginResult = iota + 1
+	// Retaken: the hold had expired, and its units were taken again for
+	// the late payment; it is CONFIRMING now.
+	Retaken
+	// AlreadyConfirmed: an order exists; answer with it.
+	AlreadyConfirmed
+	// WasReleased: the shopper released the hold.
+	WasReleased
+	// WasExpired: the hold expired and its units could not be taken again.
+	WasExpired
+)
+
+// SweepResult reports one sweep of a sale product.
+type SweepResult struct {
+	// Expired counts HELD holds whose units went back to stock.
+	Expired int
+	// Stuck lists CONFIRMING holds past deadline plus grace: a confirm
+	// crashed between PostgreSQL and Redis. The sweeper asks PostgreSQL
+	// whether the order exists and finishes or aborts each.
+	Stuck []Hold
+}
+
+// Counters are a sale product's stock counters in Redis. Without failures,
+// Available + Held + Sold + Discarded == Total at every instant.
+type Counters struct {
+	Total     int
+	Available int
+	Held      int
+	Sold      int
+	Discarded int
+}
+
+// Holds is the atomic hold store (Redis Lua). Each method is one atomic step
+// on one sale product; none of them touches PostgreSQL.
+type Holds interface {
+	// Reserve reclaims the product's expired holds, then checks the sale and
+	// the limits and takes the units, all against the store's own clock.
+	Reserve(ctx context.Context, in ReserveInput) (ReserveOutcome, error)
+	// Hold reads a hold; KindNotFound when there is none.
+	Hold(ctx context.Context, ref HoldRef) (Hold, error)
+	// BeginConfirm moves a hold of userID to CONFIRMING until deadline+grace.
+	// A HELD hold past its deadline, or an EXPIRED one, is taken again when
+	// stock and the user's limit allow (Retaken), else WasExpired.
+	BeginConfirm(ctx context.Context, ref HoldRef, grace time.Duration) (BeginResult, Hold, error)
+	// FinishConfirm marks a CONFIRMING hold CONFIRMED (idempotent).
+	FinishConfirm(ctx context.Context, ref HoldRef) error
+	// AbortConfirm ends a CONFIRMING hold without an order: EXPIRED with its
+	// units back, or DISCARDED without them when returnUnits is false.
+	AbortConfirm(ctx context.Context, ref HoldRef, returnUnits bool) error
+	// Release gives a HELD hold's units back. It reports the state the hold
+	// was in; RELEASED or EXPIRED holds are left alone.
+	Release(ctx context.Context, ref HoldRef) (HoldState, Hold, error)
+	// Sweep reclaims up to limit expired holds of a product and lists the
+	// stuck CONFIRMING ones.
+	Sweep(ctx context.Context, saleID, productID string, limit int) (SweepResult, error)
+	// Counters reads a sale product's stock counters.
+	Counters(ctx context.Context, saleID, productID string) (Counters, error)
+}

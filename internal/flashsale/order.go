@@ -1,0 +1,61 @@
+package flashsale
+
+import (
+	"context"
+	"time"
+)
+
+// Order is a confirmed purchase: the truth, kept in PostgreSQL.
+type Order struct {
+	ID          string
+	UserID      string
+	SaleID      string
+	ProductID   string
+	HoldID      string
+	PaymentID   string
+	Qty         int
+	AmountMinor int64
+	Currency    string
+	CreatedAt   time.Time
+}
+
+// Orders stores orders (PostgreSQL).
+type Orders interface {
+	// Place inserts the order, raises the product's sold count with the guard
+	// sold + qty <= total, and writes the order's outbox event, in one
+	// transaction. When the hold already has an order it returns that order
+	// instead. A refused guard is KindExhausted with ReasonSoldOut; a payment
+	// id already used by another order is KindConflict, ReasonPaymentUsed.
+	Place(ctx context.Context, o Order) (Order, error)
+	// ByHold returns the order of a hold, if there is one.
+	ByHold(ctx context.Context, holdID string) (Order, bool, error)
+}
+
+// PaymentStatus is what the provider says about a payment.
+type PaymentStatus string
+
+// Payment statuses.
+const (
+	PaymentPaid     PaymentStatus = "PAID"
+	PaymentDeclined PaymentStatus = "DECLINED"
+)
+
+// Payment is a provider's record of a payment.
+type Payment struct {
+	ID          string
+	AmountMinor int64
+	Currency    string
+	Status      PaymentStatus
+}
+
+// Payments looks up payments at the provider. KindNotFound with
+// ReasonPaymentNotFound when the id is unknown.
+type Payments interface {
+	Payment(ctx context.Context, id string) (Payment, error)
+}
+
+// Limiter rations calls per key. It returns how long to wait when the call
+// is over the rate.
+type Limiter interface {
+	Allow(ctx context.Context, key string) (retryAfter time.Duration, err error)
+}

@@ -1,0 +1,45 @@
+package flashsale
+
+import (
+	"context"
+	"time"
+)
+
+// Catalog stores products (PostgreSQL).
+type Catalog interface {
+	UpsertProducts(ctx context.Context, products []Product) error
+	// Products returns the products with these ids that exist.
+	Products(ctx context.Context, ids []string) (map[string]Product, error)
+}
+
+// SaleStore is the source of truth for sales (PostgreSQL).
+type SaleStore interface {
+	// CreateSale inserts a sale and its lines in one transaction. When the id
+	// exists it writes nothing and returns the stored sale with created false.
+	CreateSale(ctx context.Context, s *Sale) (stored *Sale, created bool, err error)
+	// Sale returns one sale with its lines; KindNotFound when absent.
+	Sale(ctx context.Context, id string) (*Sale, error)
+	// Sales returns every sale with its lines, newest start first.
+	Sales(ctx context.Context) ([]*Sale, error)
+	// SetState changes a sale's admin state when its current state is one of
+	// from, and returns the sale after the change.
+	SetState(ctx context.Context, id string, to State, from ...State) (*Sale, error)
+	// Reschedule moves the window of a sale that has not started at now.
+	Reschedule(ctx context.Context, id string, start, end, now time.Time) (*Sale, error)
+}
+
+// SaleCache is the read side of sales in Redis: per-product stock and meta
+// that the scripts check, and a document per sale that browsing reads.
+type SaleCache interface {
+	// Load writes a sale's meta and document, and its stock only where no
+	// stock key exists yet, so reloading never resets live stock.
+	Load(ctx context.Context, s *Sale) error
+	// Update rewrites meta and document after an admin change (never stock).
+	Update(ctx context.Context, s *Sale) error
+	// Sale returns the cached sale; KindNotFound when absent.
+	Sale(ctx context.Context, id string) (*Sale, error)
+	// Sales returns every cached sale.
+	Sales(ctx context.Context) ([]*Sale, error)
+	// Available returns available units per product id of a sale.
+	Available(ctx context.Context, s *Sale) (map[string]int, error)
+}

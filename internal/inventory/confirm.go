@@ -1,0 +1,203 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/flashsale/flashsale/internal/flashsale"
+)
+
+// Confirm turns a paid hold into an order. It verifies that the payment paid
+// exactly the hold's amount, moves the hold to CONFIRMING in Redis, writes
+// the order in PostgreSQL and then marks the hold CONFIRMED. A crash between
+// the last two steps leaves a CONFIRMING hold that the sweeper finishes (the
+// order exists) or releases (it does not). Retries and concurrent calls with
+// the same payment answer with the same order.
+func (s *Service) Confirm(ctx context.Context, userID, saleID, holdID, paymentID string) (flashsale.Order, error) {
+	if err := s.ration(ctx, "confirm", userID); err != nil {
+		return flashsale.Order{}, err
+	}
+	r, err := ref(saleID, holdID)
+	if err != nil {
+		return flashsale.Order{}, err
+	}
+	h, err := s.owned(ctx, r, userID)
+	if err != nil {
+		return flashsale.Order{}, err
+	}
+	switch h.State {
+	case flashsale.HoldConfirmed:
+		return s.existingOrder(ctx, h, paymentID)
+	case flashsale.HoldReleased:
+		return flashsale.Order{}, released(holdID)
+	}
+	if err := s.verifyPayment(ctx, h, paymentID); err != nil {
+		return flashsale.Order{}, err
+	}
+	return s.place(ctx, r, paymentID)
+}
+
+// place runs the Redis and PostgreSQL steps of a confirm.
+func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID string) (flashsale.Order, error) {
+	result, h, err := s.holds.BeginConfirm(ctx, r, s.cfg.Grace)
+	if err != nil {
+		return flashsale.Order{}, err
+	}
+	switch result {
+	case flashsale.AlreadyConfirmed:
+		return s.existingOrder(ctx, h, paymentID)
+	case flashsale.WasReleased:
+		return flashsale.Order{}, released(r.HoldID)
+	case flashsale.WasExpired:
+		// TODO: emit refund_required on the event stream (event pipeline issue).
+		s.log.WarnContext(ctx, "late payment refused, refund required",
+			"sale_id", r.SaleID, "hold_id", r.HoldID, "payment_id", paymentID)
+		return flashsale.Order{}, flashsale.Errorf(flashsale.KindPrecondition,
+			flashsale.ReasonReservationExpired,
+			"reservation %s expired and its units are gone; the payment will be refunded",
+			r.HoldID)
+	}
+
+	order, err := s.orders.Place(ctx, flashsale.Order{
+		ID: newID("o_"), UserID: h.UserID, SaleID: r.SaleID, ProductID: r.ProductID,
+		HoldID: r.HoldID, PaymentID: paymentID, Qty: h.Qty, AmountMinor: h.AmountMinor,
+		Currency: h.Currency,
+	})
+	if flashsale.ErrorReason(err) == flashsale.ReasonSoldOut {
+		return flashsale.Order{}, s.refused(ctx, r, err)
+	}
+	if err != nil {
+		// The hold stays CONFIRMING: a retry writes the order, or the
+		// sweeper releases the hold after the grace period.
+		return flashsale.Order{}, err
+	}
+	if s.afterOrder != nil {
+		if err := s.afterOrder(r); err != nil {
+			return flashsale.Order{}, err
+		}
+	}
+	if err := s.holds.FinishConfirm(ctx, r); err != nil {
+		// The order is committed, so the shopper has it; the sweeper marks
+		// the hold CONFIRMED once Redis answers again.
+		s.log.WarnContext(ctx, "confirm mark deferred to sweeper",
+			"sale_id", r.SaleID, "hold_id", r.HoldID, "err", err.Error())
+	}
+	return order, nil
+}
+
+// refused handles PostgreSQL's oversell guard: Redis had stock the truth did
+// not. The hold is discarded without returning its units to Redis.
+func (s *Service) refused(ctx context.Context, r flashsale.HoldRef, cause error) error {
+	s.guardRefusals.Add(1)
+	s.log.ErrorContext(ctx, "oversell refused by database guard",
+		"sale_id", r.SaleID, "product_id", r.ProductID, "hold_id", r.HoldID,
+		"refusals", s.guardRefusals.Load())
+	if err := s.holds.AbortConfirm(ctx, r, false); err != nil {
+		s.log.WarnContext(ctx, "discard of refused hold deferred to sweeper",
+			"hold_id", r.HoldID, "err", err.Error())
+	}
+	return cause
+}
+
+func (s *Service) existingOrder(ctx context.Context, h flashsale.Hold, paymentID string) (flashsale.Order, error) {
+	o, found, err := s.orders.ByHold(ctx, h.HoldID)
+	switch {
+	case err != nil:
+		return o, err
+	case !found:
+		return o, errors.New("confirmed hold " + h.HoldID + " has no order")
+	case o.PaymentID != paymentID:
+		return flashsale.Order{}, flashsale.Errorf(flashsale.KindConflict,
+			flashsale.ReasonAlreadyConfirmed,
+			"reservation %s was confirmed with another payment", h.HoldID)
+	}
+	return o, nil
+}
+
+// verifyPayment checks that the payment went through for exactly the hold's
+// amount and currency. A declined payment leaves the hold as it is.
+func (s *Service) verifyPayment(ctx context.Context, h flashsale.Hold, paymentID string) error {
+	p, err := s.payments.Payment(ctx, paymentID)
+	if err != nil {
+		return err
+	}
+	if p.Status != flashsale.PaymentPaid {
+		// TODO: emit payment_declined on the event stream (event pipeline issue).
+		return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonPaymentDeclined,
+			"payment %s was declined", paymentID)
+	}
+	if p.AmountMinor != h.AmountMinor || p.Currency != h.Currency {
+		return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonPaymentMismatch,
+			"payment %s paid %d %s, the reservation costs %d %s",
+			paymentID, p.AmountMinor, p.Currency, h.AmountMinor, h.Currency)
+	}
+	return nil
+}
+
+func released(holdID string) error {
+	return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonAlreadyReleased,
+		"reservation %s was released", holdID)
+}
+
+// SweepResult counts one sweep.
+type SweepResult struct {
+	Expired   int // HELD holds past their deadline, units returned
+	Finalized int // stuck CONFIRMING holds whose order exists
+	Aborted   int // stuck CONFIRMING holds without an order, units returned
+}
+
+// Sweep reclaims expired holds of every product of the sales given and
+// resolves confirms that crashed between PostgreSQL and Redis.
+func (s *Service) Sweep(ctx context.Context, sales []*flashsale.Sale) (SweepResult, error) {
+	var total SweepResult
+	var errs []error
+	for _, sale := range sales {
+		for _, l := range sale.Lines {
+			r, err := s.sweepProduct(ctx, sale.ID, l.ProductID)
+			total.Expired += r.Expired
+			total.Finalized += r.Finalized
+			total.Aborted += r.Aborted
+			errs = append(errs, err)
+		}
+	}
+	return total, errors.Join(errs...)
+}
+
+const sweepBatch = 500
+
+func (s *Service) sweepProduct(ctx context.Context, saleID, productID string) (SweepResult, error) {
+	res, err := s.holds.Sweep(ctx, saleID, productID, sweepBatch)
+	if err != nil {
+		return SweepResult{}, err
+	}
+	out := SweepResult{Expired: res.Expired}
+	for _, h := range res.Stuck {
+		_, found, err := s.orders.ByHold(ctx, h.HoldID)
+		if err != nil {
+			return out, err
+		}
+		if found {
+			err, out.Finalized = s.holds.FinishConfirm(ctx, h.HoldRef), out.Finalized+1
+		} else {
+			err, out.Aborted = s.holds.AbortConfirm(ctx, h.HoldRef, true), out.Aborted+1
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// Sweepable keeps the sales whose holds may still need sweeping: those that
+// have not ended, or ended recently enough for holds to be outstanding.
+func (s *Service) Sweepable(sales []*flashsale.Sale, now time.Time) []*flashsale.Sale {
+	horizon := now.Add(-(s.cfg.TTL + s.cfg.Grace + time.Minute))
+	var keep []*flashsale.Sale
+	for _, sale := range sales {
+		if sale.End.After(horizon) {
+			keep = append(keep, sale)
+		}
+	}
+	return keep
+}

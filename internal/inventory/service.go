@@ -1,0 +1,190 @@
+// Package inventory runs reservations: reserve, confirm, release and the
+// sweep that reclaims expired holds. Redis (through flashsale.Holds) decides
+// every hold atomically; PostgreSQL (through flashsale.Orders) is the truth
+// for orders and refuses an oversell even if Redis was wrong.
+package inventory
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/flashsale/flashsale/internal/flashsale"
+)
+
+// Config tunes the service.
+type Config struct {
+	// TTL is how long a hold lasts; its deadline is fixed when it is made.
+	TTL time.Duration
+	// Grace is how long a confirm that crashed between PostgreSQL and Redis
+	// stays CONFIRMING before the sweeper resolves it.
+	Grace time.Duration
+}
+
+// Service runs reservations.
+type Service struct {
+	holds    flashsale.Holds
+	orders   flashsale.Orders
+	payments flashsale.Payments
+	limiter  flashsale.Limiter
+	cfg      Config
+	log      *slog.Logger
+
+	// afterOrder runs between the order commit and the Redis mark; tests
+	// set it to inject a crash there.
+	afterOrder func(flashsale.HoldRef) error
+
+	guardRefusals atomic.Int64
+}
+
+// NewService wires a service. limiter may be nil to disable rate limits.
+func NewService(
+	holds flashsale.Holds,
+	orders flashsale.Orders,
+	payments flashsale.Payments,
+	limiter flashsale.Limiter,
+	cfg Config,
+	log *slog.Logger,
+) *Service {
+	return &Service{holds: holds, orders: orders, payments: payments, limiter: limiter,
+		cfg: cfg, log: log}
+}
+
+// GuardRefusals counts confirms that PostgreSQL refused because the product
+// was sold out there while Redis still had stock.
+func (s *Service) GuardRefusals() int64 { return s.guardRefusals.Load() }
+
+func newID(prefix string) string {
+	return prefix + ulid.MustNew(ulid.Now(), rand.Reader).String()
+}
+
+// ReserveInput is a shopper's reserve call.
+type ReserveInput struct {
+	SaleID, ProductID, UserID string
+	Qty                       int
+	IdempotencyKey            string
+}
+
+// Reservation is a hold as the shopper sees it.
+type Reservation struct {
+	Hold      flashsale.Hold
+	Remaining int
+}
+
+// Reserve holds units for a user until a fixed deadline.
+func (s *Service) Reserve(ctx context.Context, in ReserveInput) (Reservation, error) {
+	if err := s.ration(ctx, "reserve", in.UserID); err != nil {
+		return Reservation{}, err
+	}
+	out, err := s.holds.Reserve(ctx, flashsale.ReserveInput{
+		HoldRef: flashsale.HoldRef{SaleID: in.SaleID, ProductID: in.ProductID,
+			HoldID: flashsale.NewHoldID(ulid.MustNew(ulid.Now(), rand.Reader).String(), in.ProductID)},
+		UserID: in.UserID, Qty: in.Qty, TTL: s.cfg.TTL, IdempotencyKey: in.IdempotencyKey,
+	})
+	if err != nil {
+		return Reservation{}, err
+	}
+	if err := reserveError(in, out); err != nil {
+		return Reservation{}, err
+	}
+	return Reservation{Hold: out.Hold, Remaining: out.Remaining}, nil
+}
+
+// reserveError turns a refused reserve into the error the shopper sees.
+func reserveError(in ReserveInput, out flashsale.ReserveOutcome) error {
+	switch out.Result {
+	case flashsale.Reserved, flashsale.Replayed:
+		return nil
+	case flashsale.StockMissing:
+		return flashsale.Errorf(flashsale.KindNotFound, flashsale.ReasonProductNotFound,
+			"product %s is not on sale %s", in.ProductID, in.SaleID)
+	case flashsale.SoldOut:
+		return flashsale.Errorf(flashsale.KindExhausted, flashsale.ReasonSoldOut,
+			"product %s is sold out", in.ProductID)
+	case flashsale.Insufficient:
+		return flashsale.Errorf(flashsale.KindExhausted, flashsale.ReasonInsufficientStock,
+			"only %d units of %s are left", out.Remaining, in.ProductID)
+	case flashsale.LimitReached:
+		return flashsale.Errorf(flashsale.KindExhausted, flashsale.ReasonLimitReached,
+			"at most %d units of %s per shopper", out.Limit, in.ProductID)
+	case flashsale.QtyAboveLimit:
+		return flashsale.Invalid("quantity", "must be at most %d, the sale's per-user limit",
+			out.Limit)
+	case flashsale.NotStarted:
+		return notActive(in.SaleID, flashsale.StatusUpcoming)
+	case flashsale.Paused:
+		return notActive(in.SaleID, flashsale.StatusPaused)
+	case flashsale.Ended:
+		return notActive(in.SaleID, flashsale.StatusEnded)
+	}
+	return fmt.Errorf("reserve %s: unknown outcome %d", in.ProductID, out.Result)
+}
+
+func notActive(saleID string, status flashsale.Status) error {
+	return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonSaleNotActive,
+		"sale %s is %s", saleID, status)
+}
+
+// ration applies the per-user rate limit of one operation.
+func (s *Service) ration(ctx context.Context, op, userID string) error {
+	if s.limiter == nil {
+		return nil
+	}
+	wait, err := s.limiter.Allow(ctx, op+":"+userID)
+	if err != nil || wait == 0 {
+		return err
+	}
+	e := flashsale.Errorf(flashsale.KindExhausted, flashsale.ReasonRateLimited,
+		"too many %s calls, retry in %s", op, wait.Round(time.Millisecond))
+	e.RetryAfter = wait.Milliseconds()
+	return e
+}
+
+// ref locates a hold from the sale and the reservation id.
+func ref(saleID, holdID string) (flashsale.HoldRef, error) {
+	productID, ok := flashsale.ParseHoldID(holdID)
+	if !ok {
+		return flashsale.HoldRef{}, flashsale.Errorf(flashsale.KindNotFound,
+			flashsale.ReasonReservationNotFound, "reservation %s not found", holdID)
+	}
+	return flashsale.HoldRef{SaleID: saleID, ProductID: productID, HoldID: holdID}, nil
+}
+
+// owned reads a hold and checks that userID made it.
+func (s *Service) owned(ctx context.Context, r flashsale.HoldRef, userID string) (flashsale.Hold, error) {
+	h, err := s.holds.Hold(ctx, r)
+	if err != nil {
+		return h, err
+	}
+	if h.UserID != userID {
+		return h, flashsale.Errorf(flashsale.KindForbidden, flashsale.ReasonNotOwner,
+			"reservation %s belongs to another shopper", r.HoldID)
+	}
+	return h, nil
+}
+
+// Release gives a hold's units back. Releasing a released or expired hold
+// is a no-op that succeeds; a confirmed hold cannot be released.
+func (s *Service) Release(ctx context.Context, userID, saleID, holdID string) error {
+	r, err := ref(saleID, holdID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.owned(ctx, r, userID); err != nil {
+		return err
+	}
+	was, _, err := s.holds.Release(ctx, r)
+	if err != nil {
+		return err
+	}
+	if was == flashsale.HoldConfirming || was == flashsale.HoldConfirmed {
+		return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonAlreadyConfirmed,
+			"reservation %s is confirmed and cannot be released", holdID)
+	}
+	return nil
+}

@@ -1,0 +1,102 @@
+// Package postgres is the PostgreSQL adapter: the source of truth for the
+// catalog, sales and orders, and the outbox of order events.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/flashsale/flashsale/internal/flashsale"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Open connects a pool sized for the caller. Queries run in exec mode (no
+// named prepared statements), so the pool also works behind a transaction
+// pooler such as RDS Proxy or pgbouncer.
+func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 2*time.Second {
+		cfg.ConnConfig.ConnectTimeout = 2 * time.Second
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	return pgxpool.NewWithConfig(ctx, cfg)
+}
+
+// Migrate applies pending migrations under an advisory lock, so several
+// processes starting together apply each migration once.
+func Migrate(ctx context.Context, url string) error {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return fmt.Errorf("parse database url: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	return migrate(ctx, db)
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	dir, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, dir, goose.WithSessionLocker(locker))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// translate turns driver failures into domain errors: a lost or refused
+// connection is unavailable, anything else stays as it is for the log.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08 (connection) and 57P (shutdown) mean the server is away.
+		if pgErr.Code[:2] == "08" || pgErr.Code[:3] == "57P" {
+			return flashsale.Unavailable("database", err)
+		}
+		return err
+	}
+	var fe *flashsale.Error
+	if errors.As(err, &fe) || errors.Is(err, pgx.ErrNoRows) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	// Dial errors, timeouts and closed connections carry no SQLSTATE.
+	return flashsale.Unavailable("database", err)
+}
+
+func isUniqueViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" &&
+		(constraint == "" || pgErr.ConstraintName == constraint)
+}

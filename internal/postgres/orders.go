@@ -1,0 +1,129 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/flashsale/flashsale/internal/flashsale"
+)
+
+// OrderStore stores orders and their outbox events.
+type OrderStore struct{ db *pgxpool.Pool }
+
+var _ flashsale.Orders = (*OrderStore)(nil)
+
+// NewOrderStore returns an order store on a pool.
+func NewOrderStore(db *pgxpool.Pool) *OrderStore { return &OrderStore{db: db} }
+
+var errGuard = errors.New("sold guard refused")
+
+// Place writes the order, its outbox event and the sold count in one
+// transaction. The guarded UPDATE runs last so the product row stays locked
+// only for the commit.
+func (s *OrderStore) Place(ctx context.Context, o flashsale.Order) (flashsale.Order, error) {
+	event, err := confirmedEvent(o)
+	if err != nil {
+		return flashsale.Order{}, err
+	}
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(`
+			INSERT INTO orders (order_id, user_id, sale_id, product_id, quantity, amount,
+			    currency, reservation_id, payment_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			o.ID, o.UserID, o.SaleID, o.ProductID, o.Qty, o.AmountMinor, o.Currency,
+			o.HoldID, o.PaymentID)
+		b.Queue(`
+			INSERT INTO outbox (event_id, event_type, sale_id, payload)
+			VALUES ($1, $2, $3, $4)`, event.id, flashsale.EventConfirmed, o.SaleID, event.payload)
+		guard := b.Queue(`
+			UPDATE flash_sale_products SET sold = sold + $3
+			WHERE sale_id = $1 AND product_id = $2 AND sold + $3 <= total_qty`,
+			o.SaleID, o.ProductID, o.Qty)
+		guard.Exec(func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() == 0 {
+				return errGuard
+			}
+			return nil
+		})
+		return tx.SendBatch(ctx, b).Close()
+	})
+	switch {
+	case err == nil:
+		return o, nil
+	case errors.Is(err, errGuard):
+		return flashsale.Order{}, flashsale.Errorf(flashsale.KindExhausted,
+			flashsale.ReasonSoldOut, "product %s of sale %s is sold out", o.ProductID, o.SaleID)
+	case isUniqueViolation(err, ""):
+		return s.existing(ctx, o)
+	}
+	return flashsale.Order{}, translate(err)
+}
+
+// existing resolves a unique violation: the hold's order when it exists
+// (a retried or concurrent confirm), else the payment was used elsewhere.
+func (s *OrderStore) existing(ctx context.Context, o flashsale.Order) (flashsale.Order, error) {
+	prior, found, err := s.ByHold(ctx, o.HoldID)
+	switch {
+	case err != nil:
+		return flashsale.Order{}, err
+	case found && prior.PaymentID == o.PaymentID:
+		return prior, nil
+	case found:
+		return flashsale.Order{}, flashsale.Errorf(flashsale.KindConflict,
+			flashsale.ReasonAlreadyConfirmed,
+			"reservation %s was confirmed with another payment", o.HoldID)
+	}
+	return flashsale.Order{}, flashsale.Errorf(flashsale.KindConflict,
+		flashsale.ReasonPaymentUsed, "payment %s already paid for another order", o.PaymentID)
+}
+
+// ByHold returns the order of a hold.
+func (s *OrderStore) ByHold(ctx context.Context, holdID string) (flashsale.Order, bool, error) {
+	var o flashsale.Order
+	err := s.db.QueryRow(ctx, `
+		SELECT order_id, user_id, sale_id, product_id, reservation_id, payment_id,
+		       quantity, amount, currency, created_at
+		FROM orders WHERE reservation_id = $1`, holdID).Scan(
+		&o.ID, &o.UserID, &o.SaleID, &o.ProductID, &o.HoldID, &o.PaymentID,
+		&o.Qty, &o.AmountMinor, &o.Currency, &o.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return o, false, nil
+	}
+	if err != nil {
+		return o, false, translate(err)
+	}
+	o.CreatedAt = o.CreatedAt.UTC()
+	return o, true, nil
+}
+
+type outboxEvent struct {
+	id      string
+	payload []byte
+}
+
+// confirmedEvent builds the order's event; its id is fixed here, once, so a
+// redelivery carries the same id.
+func confirmedEvent(o flashsale.Order) (outboxEvent, error) {
+	id := "ev_" + ulid.MustNew(ulid.Now(), rand.Reader).String()
+	payload, err := json.Marshal(map[string]any{
+		"event_id":   id,
+		"type":       flashsale.EventConfirmed,
+		"sale_id":    o.SaleID,
+		"product_id": o.ProductID,
+		"user_id":    o.UserID,
+		"hold_id":    o.HoldID,
+		"order_id":   o.ID,
+		"quantity":   o.Qty,
+		"amount":     o.AmountMinor,
+		"currency":   o.Currency,
+	})
+	return outboxEvent{id: id, payload: payload}, err
+}

@@ -1,0 +1,182 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flashsale/flashsale/internal/flashsale"
+)
+
+// SaleCache keeps what the scripts check (per-product meta and stock) and
+// what browsing reads (a document per sale) in Redis.
+type SaleCache struct{ c redis.UniversalClient }
+
+var _ flashsale.SaleCache = (*SaleCache)(nil)
+
+// NewSaleCache returns a sale cache on a client.
+func NewSaleCache(c redis.UniversalClient) *SaleCache { return &SaleCache{c: c} }
+
+// Load writes meta and the document, and stock only where none exists yet:
+// a repeated create or a warm-up after restart never resets live stock.
+// Stock starts at total minus what PostgreSQL has sold, so a Redis that lost
+// its data is rebuilt from the truth (holds that were only in Redis are gone).
+func (s *SaleCache) Load(ctx context.Context, sale *flashsale.Sale) error {
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, l := range sale.Lines {
+			k := keysFor(sale.ID, l.ProductID)
+			p.HSet(ctx, k.meta, metaFields(sale, l)...)
+			p.HSetNX(ctx, k.meta, "held", 0)
+			p.HSetNX(ctx, k.meta, "discarded", 0)
+			p.HSetNX(ctx, k.meta, "sold", l.SoldQty)
+			p.SetNX(ctx, k.stock, l.TotalQty-l.SoldQty, 0)
+		}
+		return s.writeDoc(ctx, p, sale)
+	})
+	return cacheDown(err)
+}
+
+// Update rewrites meta and the document after an admin change. It leaves
+// stock and counters alone; the next script call sees the new state.
+func (s *SaleCache) Update(ctx context.Context, sale *flashsale.Sale) error {
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, l := range sale.Lines {
+			p.HSet(ctx, keysFor(sale.ID, l.ProductID).meta, metaFields(sale, l)...)
+		}
+		return s.writeDoc(ctx, p, sale)
+	})
+	return cacheDown(err)
+}
+
+func metaFields(sale *flashsale.Sale, l flashsale.Line) []any {
+	return []any{
+		"start_ms", sale.Start.UnixMilli(),
+		"end_ms", sale.End.UnixMilli(),
+		"state", string(sale.State),
+		"limit", sale.PerUserLimit,
+		"price", l.SalePriceMinor,
+		"currency", l.Currency,
+		"total", l.TotalQty,
+	}
+}
+
+func (s *SaleCache) writeDoc(ctx context.Context, p redis.Pipeliner, sale *flashsale.Sale) error {
+	doc, err := json.Marshal(toDoc(sale))
+	if err != nil {
+		return err
+	}
+	p.HSet(ctx, salesIndexKey, sale.ID, doc)
+	return nil
+}
+
+// Sale returns one cached sale.
+func (s *SaleCache) Sale(ctx context.Context, id string) (*flashsale.Sale, error) {
+	raw, err := s.c.HGet(ctx, salesIndexKey, id).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, flashsale.Errorf(flashsale.KindNotFound, flashsale.ReasonSaleNotFound,
+			"sale %s not found", id)
+	}
+	if err != nil {
+		return nil, cacheDown(err)
+	}
+	return fromDoc(raw)
+}
+
+// Sales returns every cached sale in no particular order.
+func (s *SaleCache) Sales(ctx context.Context) ([]*flashsale.Sale, error) {
+	docs, err := s.c.HVals(ctx, salesIndexKey).Result()
+	if err != nil {
+		return nil, cacheDown(err)
+	}
+	sales := make([]*flashsale.Sale, 0, len(docs))
+	for _, raw := range docs {
+		sale, err := fromDoc([]byte(raw))
+		if err != nil {
+			return nil, err
+		}
+		sales = append(sales, sale)
+	}
+	return sales, nil
+}
+
+// Available reads the stock of each line; a missing key counts as zero.
+func (s *SaleCache) Available(ctx context.Context, sale *flashsale.Sale) (map[string]int, error) {
+	cmds := make([]*redis.StringCmd, len(sale.Lines))
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, l := range sale.Lines {
+			cmds[i] = p.Get(ctx, keysFor(sale.ID, l.ProductID).stock)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, cacheDown(err)
+	}
+	avail := make(map[string]int, len(sale.Lines))
+	for i, l := range sale.Lines {
+		n, err := cmds[i].Int()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("stock of %s: %w", l.ProductID, err)
+		}
+		avail[l.ProductID] = max(n, 0)
+	}
+	return avail, nil
+}
+
+// saleDoc is the cached JSON form of a sale.
+type saleDoc struct {
+	ID       string    `json:"id"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Discount int       `json:"discount"`
+	Limit    int       `json:"limit"`
+	State    string    `json:"state"`
+	Created  time.Time `json:"created"`
+	Lines    []lineDoc `json:"lines"`
+}
+
+type lineDoc struct {
+	ProductID string `json:"product"`
+	Name      string `json:"name"`
+	Currency  string `json:"currency"`
+	Total     int    `json:"total"`
+	Original  int64  `json:"original"`
+	Price     int64  `json:"price"`
+}
+
+func toDoc(s *flashsale.Sale) saleDoc {
+	d := saleDoc{ID: s.ID, Start: s.Start, End: s.End, Discount: s.DiscountPercent,
+		Limit: s.PerUserLimit, State: string(s.State), Created: s.CreatedAt}
+	for _, l := range s.Lines {
+		d.Lines = append(d.Lines, lineDoc{ProductID: l.ProductID, Name: l.Name,
+			Currency: l.Currency, Total: l.TotalQty, Original: l.OriginalPriceMinor,
+			Price: l.SalePriceMinor})
+	}
+	return d
+}
+
+func fromDoc(raw []byte) (*flashsale.Sale, error) {
+	var d saleDoc
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, fmt.Errorf("decode sale document: %w", err)
+	}
+	s := &flashsale.Sale{ID: d.ID, Start: d.Start, End: d.End, DiscountPercent: d.Discount,
+		PerUserLimit: d.Limit, State: flashsale.State(d.State), CreatedAt: d.Created}
+	for _, l := range d.Lines {
+		s.Lines = append(s.Lines, flashsale.Line{ProductID: l.ProductID, Name: l.Name,
+			Currency: l.Currency, TotalQty: l.Total, OriginalPriceMinor: l.Original,
+			SalePriceMinor: l.Price})
+	}
+	return s, nil
+}
+
+// cacheDown turns a failed Redis call into unavailable; nil stays nil.
+func cacheDown(err error) error {
+	if err == nil {
+		return nil
+	}
+	return flashsale.Unavailable("redis", err)
+}

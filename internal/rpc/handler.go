@@ -1,0 +1,172 @@
+package rpc
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"connectrpc.com/vanguard"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/flashsale/flashsale/gen/flashsale/v1/flashsalev1connect"
+	"github.com/flashsale/flashsale/internal/auth"
+	"github.com/flashsale/flashsale/internal/inventory"
+	"github.com/flashsale/flashsale/internal/payment"
+	"github.com/flashsale/flashsale/internal/sale"
+)
+
+// Surface selects which services a handler serves: one Lambda per API
+// surface in AWS, all of them in the local server.
+type Surface int
+
+// Surfaces.
+const (
+	ShopperSurface Surface = 1 << iota
+	AdminSurface
+	PaymentSimulatorSurface
+)
+
+// Deps are what the handlers need. Payments may be nil when the payment
+// simulator is not served.
+type Deps struct {
+	Sales     *sale.Service
+	Inventory *inventory.Service
+	Payments  *payment.Simulator
+	Auth      *auth.Authenticator
+	Log       *slog.Logger
+	// Ready reports whether the dependencies answer; health checks call it.
+	Ready func(ctx context.Context) error
+}
+
+// NewHandler serves the chosen surfaces over Connect, gRPC, gRPC-Web and
+// the REST routes of the original design (vanguard transcodes them to the
+// same handlers), plus gRPC health and reflection.
+func NewHandler(d Deps, surfaces Surface) (http.Handler, error) {
+	validator, err := protovalidate.New()
+	if err != nil {
+		return nil, err
+	}
+	opts := connect.WithInterceptors(&interceptor{auth: d.Auth, validator: validator, log: d.Log})
+	var services []*vanguard.Service
+	var names []string
+	add := func(path string, h http.Handler) {
+		services = append(services, vanguard.NewService(path, h))
+		names = append(names, strings.Trim(path, "/"))
+	}
+	if surfaces&ShopperSurface != 0 {
+		add(flashsalev1connect.NewShopperServiceHandler(
+			&shopperServer{sales: d.Sales, inventory: d.Inventory}, opts))
+	}
+	if surfaces&AdminSurface != 0 {
+		add(flashsalev1connect.NewAdminServiceHandler(
+			&adminServer{sales: d.Sales, now: time.Now}, opts))
+	}
+	if surfaces&PaymentSimulatorSurface != 0 && d.Payments != nil {
+		add(flashsalev1connect.NewPaymentSimulatorServiceHandler(&paymentServer{sim: d.Payments}, opts))
+	}
+	transcoder, err := vanguard.NewTranscoder(services)
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/", transcoder)
+	mux.Handle(grpchealth.NewHandler(&checker{services: names, ready: d.Ready}))
+	reflector := grpcreflect.NewStaticReflector(names...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	return withRequestID(d.Log, rejectGETBody(mux)), nil
+}
+
+// checker reports SERVING only while the dependencies answer.
+type checker struct {
+	services []string
+	ready    func(ctx context.Context) error
+}
+
+func (c *checker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
+	known := req.Service == ""
+	for _, s := range c.services {
+		known = known || s == req.Service
+	}
+	if !known {
+		return nil, connect.NewError(connect.CodeNotFound, nil)
+	}
+	if c.ready != nil {
+		if err := c.ready(ctx); err != nil {
+			return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
+		}
+	}
+	return &grpchealth.CheckResponse{Status: grpchealth.StatusServing}, nil
+}
+
+// rejectGETBody refuses a GET with a body. REST GET routes take their
+// parameters from the path and query; a body would be silently ignored.
+func rejectGETBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && (r.ContentLength > 0 || len(r.TransferEncoding) > 0) {
+			writeError(w, connect.NewError(connect.CodeInvalidArgument,
+				errBodyOnGET))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type requestIDKey struct{}
+
+// withRequestID gives every request an id (the caller's X-Request-Id when
+// sane), echoes it, and logs one line per request at debug level, or at
+// warn when the answer is a server error.
+func withRequestID(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			id = ulid.MustNew(ulid.Now(), rand.Reader).String()
+		}
+		w.Header().Set("X-Request-Id", id)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		level := slog.LevelDebug
+		if rec.status >= 500 {
+			level = slog.LevelWarn
+		}
+		log.Log(r.Context(), level, "request", "request_id", id, "method", r.Method,
+			"path", r.URL.Path, "status", rec.status,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000)
+	})
+}
+
+// RequestID returns the id of the request being served.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Flush keeps streaming responses working through the recorder.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,228 @@
+// Package sale runs the sale lifecycle: the catalog, creating sales, admin
+// changes, and the browsing that shoppers do. PostgreSQL is written first and
+// is the truth; Redis is loaded after it and serves every read of the hot path.
+package sale
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/flashsale/flashsale/internal/flashsale"
+)
+
+// Service runs sales.
+type Service struct {
+	catalog flashsale.Catalog
+	store   flashsale.SaleStore
+	cache   flashsale.SaleCache
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// NewService wires a service.
+func NewService(
+	catalog flashsale.Catalog,
+	store flashsale.SaleStore,
+	cache flashsale.SaleCache,
+	log *slog.Logger,
+) *Service {
+	return &Service{catalog: catalog, store: store, cache: cache, log: log, now: time.Now}
+}
+
+// UpsertProducts writes catalog products.
+func (s *Service) UpsertProducts(ctx context.Context, products []flashsale.Product) error {
+	return s.catalog.UpsertProducts(ctx, products)
+}
+
+// CreateInput is an admin's request for a new sale.
+type CreateInput struct {
+	ID              string
+	Start, End      time.Time
+	DiscountPercent int
+	PerUserLimit    int // 0 means flashsale.DefaultPerUserLimit
+	Lines           []LineInput
+}
+
+// LineInput is one product of a new sale.
+type LineInput struct {
+	ProductID string
+	TotalQty  int
+}
+
+// Create writes the sale to PostgreSQL, then loads it into Redis. The same
+// request again only reloads Redis (which never resets stock), so a create
+// that failed after the commit is finished by its retry.
+func (s *Service) Create(ctx context.Context, in CreateInput) (*flashsale.Sale, error) {
+	want, err := s.newSale(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	stored, created, err := s.store.CreateSale(ctx, want)
+	if err != nil {
+		return nil, err
+	}
+	if !created && !flashsale.SameTerms(stored, want) {
+		return nil, flashsale.Errorf(flashsale.KindConflict, flashsale.ReasonSaleConflict,
+			"sale %s already exists with different terms", in.ID)
+	}
+	if err := s.cache.Load(ctx, stored); err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "sale loaded", "sale_id", stored.ID, "created", created,
+		"products", len(stored.Lines))
+	return stored, nil
+}
+
+// newSale prices each line from the catalog.
+func (s *Service) newSale(ctx context.Context, in CreateInput) (*flashsale.Sale, error) {
+	ids := make([]string, len(in.Lines))
+	for i, l := range in.Lines {
+		ids[i] = l.ProductID
+	}
+	products, err := s.catalog.Products(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	sale := &flashsale.Sale{
+		ID: in.ID, Start: in.Start.UTC(), End: in.End.UTC(),
+		DiscountPercent: in.DiscountPercent, PerUserLimit: in.PerUserLimit,
+		State: flashsale.StateScheduled,
+	}
+	if sale.PerUserLimit == 0 {
+		sale.PerUserLimit = flashsale.DefaultPerUserLimit
+	}
+	for i, l := range in.Lines {
+		p, ok := products[l.ProductID]
+		if !ok {
+			e := flashsale.Errorf(flashsale.KindNotFound, flashsale.ReasonProductNotFound,
+				"products[%d].productId: product %s not found in the catalog", i, l.ProductID)
+			e.Field = fmt.Sprintf("products[%d].productId", i)
+			return nil, e
+		}
+		sale.Lines = append(sale.Lines, flashsale.Line{
+			ProductID: p.ID, Name: p.Name, Currency: p.Currency, TotalQty: l.TotalQty,
+			OriginalPriceMinor: p.BasePriceMinor,
+			SalePriceMinor:     flashsale.SalePriceMinor(p.BasePriceMinor, in.DiscountPercent),
+		})
+	}
+	return sale, nil
+}
+
+// Get returns a sale from PostgreSQL with live availability from Redis.
+func (s *Service) Get(ctx context.Context, id string) (*flashsale.Sale, map[string]int, error) {
+	sale, err := s.store.Sale(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	avail, err := s.cache.Available(ctx, sale)
+	return sale, avail, err
+}
+
+// List returns sales from PostgreSQL, only those in status when it is set.
+func (s *Service) List(ctx context.Context, status flashsale.Status) ([]*flashsale.Sale, error) {
+	sales, err := s.store.Sales(ctx)
+	if err != nil || status == "" {
+		return sales, err
+	}
+	now := s.now()
+	return slices.DeleteFunc(sales, func(x *flashsale.Sale) bool {
+		return x.Status(now) != status
+	}), nil
+}
+
+// Pause stops new holds at once; holds already made can still be confirmed.
+func (s *Service) Pause(ctx context.Context, id string) (*flashsale.Sale, error) {
+	return s.setState(ctx, id, flashsale.StatePaused, flashsale.StateScheduled)
+}
+
+// Resume lifts a pause.
+func (s *Service) Resume(ctx context.Context, id string) (*flashsale.Sale, error) {
+	return s.setState(ctx, id, flashsale.StateScheduled, flashsale.StatePaused)
+}
+
+// End ends a sale early; it cannot be resumed.
+func (s *Service) End(ctx context.Context, id string) (*flashsale.Sale, error) {
+	return s.setState(ctx, id, flashsale.StateEnded, flashsale.StateScheduled,
+		flashsale.StatePaused)
+}
+
+func (s *Service) setState(
+	ctx context.Context,
+	id string,
+	to flashsale.State,
+	from ...flashsale.State,
+) (*flashsale.Sale, error) {
+	sale, err := s.store.SetState(ctx, id, to, from...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cache.Update(ctx, sale); err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "sale state changed", "sale_id", id, "state", string(to))
+	return sale, nil
+}
+
+// Reschedule moves the window of a sale that has not started.
+func (s *Service) Reschedule(ctx context.Context, id string, start, end time.Time) (*flashsale.Sale, error) {
+	sale, err := s.store.Reschedule(ctx, id, start.UTC(), end.UTC(), s.now())
+	if err != nil {
+		return nil, err
+	}
+	return sale, s.cache.Update(ctx, sale)
+}
+
+// Active returns the sales that accept holds now, ending soonest first.
+func (s *Service) Active(ctx context.Context) ([]*flashsale.Sale, time.Time, error) {
+	sales, err := s.cache.Sales(ctx)
+	now := s.now()
+	if err != nil {
+		return nil, now, err
+	}
+	sales = slices.DeleteFunc(sales, func(x *flashsale.Sale) bool {
+		return x.Status(now) != flashsale.StatusActive
+	})
+	slices.SortFunc(sales, func(a, b *flashsale.Sale) int {
+		return cmp.Or(a.End.Compare(b.End), cmp.Compare(a.ID, b.ID))
+	})
+	return sales, now, nil
+}
+
+// Cached returns every sale in Redis, whatever its status.
+func (s *Service) Cached(ctx context.Context) ([]*flashsale.Sale, error) {
+	return s.cache.Sales(ctx)
+}
+
+// Browse returns a sale and its live availability, all from Redis.
+func (s *Service) Browse(ctx context.Context, id string) (*flashsale.Sale, map[string]int, time.Time, error) {
+	sale, err := s.cache.Sale(ctx, id)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	avail, err := s.cache.Available(ctx, sale)
+	return sale, avail, s.now(), err
+}
+
+// Warm loads every sale that has not ended from PostgreSQL into Redis, so a
+// Redis that restarted empty serves again. Stock already there is kept.
+func (s *Service) Warm(ctx context.Context) (int, error) {
+	sales, err := s.store.Sales(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now, n := s.now(), 0
+	for _, sale := range sales {
+		if sale.Status(now) == flashsale.StatusEnded {
+			continue
+		}
+		if err := s.cache.Load(ctx, sale); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
