@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-		"time"
+	"time"
 )
 
 // DevJWTSecret signs local development tokens. It is public on purpose and

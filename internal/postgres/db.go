@@ -8,7 +8,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -73,26 +76,28 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// translate turns driver failures into domain errors: a lost or refused
-// connection is unavailable, anything else stays as it is for the log.
+// translate turns driver failures into domain errors: a lost, refused or
+// timed-out connection is unavailable; anything else (a bug, a constraint)
+// stays as it is, for the log.
 func translate(err error) error {
-	if err == nil {
-		return nil
-	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pgErr):
 		// Class 08 (connection) and 57P (shutdown) mean the server is away.
-		if pgErr.Code[:2] == "08" || pgErr.Code[:3] == "57P" {
+		if strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") {
 			return flashsale.Unavailable("database", err)
 		}
 		return err
+	case errors.As(err, &connErr), errors.As(err, &netErr), pgconn.Timeout(err),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, context.DeadlineExceeded):
+		return flashsale.Unavailable("database", err)
 	}
-	var fe *flashsale.Error
-	if errors.As(err, &fe) || errors.Is(err, pgx.ErrNoRows) || errors.Is(err, context.Canceled) {
-		return err
-	}
-	// Dial errors, timeouts and closed connections carry no SQLSTATE.
-	return flashsale.Unavailable("database", err)
+	return err
 }
 
 func isUniqueViolation(err error, constraint string) bool {

@@ -144,7 +144,7 @@ func (s *SaleStore) SetState(
 ) (*flashsale.Sale, error) {
 	tag, err := s.db.Exec(ctx, `
 		UPDATE flash_sales SET state = $2, updated_at = now()
-		WHERE sale_id = $1 AND state = ANY($3)`, id, to, from)
+		WHERE sale_id = $1 AND state = ANY($3)`, id, string(to), states(from))
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -154,6 +154,14 @@ func (s *SaleStore) SetState(
 	}
 	return nil, flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonSaleNotActive,
 		"sale %s is %s and cannot become %s", id, sale.State, to)
+}
+
+func states(ss []flashsale.State) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
 }
 
 // Reschedule moves the window of a sale that has not started at now.

@@ -82,7 +82,7 @@ func NewHandler(d Deps, surfaces Surface) (http.Handler, error) {
 	reflector := grpcreflect.NewStaticReflector(names...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
-	return withRequestID(d.Log, rejectGETBody(mux)), nil
+	return withRequestID(d.Log, rejectGETBody(restErrors(mux))), nil
 }
 
 // checker reports SERVING only while the dependencies answer.
@@ -112,8 +112,7 @@ func (c *checker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grp
 func rejectGETBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && (r.ContentLength > 0 || len(r.TransferEncoding) > 0) {
-			writeError(w, connect.NewError(connect.CodeInvalidArgument,
-				errBodyOnGET))
+			writeInvalid(w, errBodyOnGET)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -1,29 +1,138 @@
 package rpc
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"connectrpc.com/connect"
+	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 var errBodyOnGET = errors.New("body: a GET request must not have a body; " +
 	"pass parameters in the path or query")
 
-// writeError answers with the Connect JSON error body and the matching
-// HTTP status, the same shape that Connect handlers produce.
-func writeError(w http.ResponseWriter, err *connect.Error) {
-	status := map[connect.Code]int{
-		connect.CodeInvalidArgument: http.StatusBadRequest,
-	}[err.Code()]
-	if status == 0 {
-		status = http.StatusInternalServerError
-	}
+// connectError is the Connect protocol's JSON error body.
+type connectError struct {
+	Code    string          `json:"code"`
+	Message string          `json:"message,omitempty"`
+	Details []connectDetail `json:"details,omitempty"`
+}
+
+type connectDetail struct {
+	Type  string          `json:"type"`
+	Value string          `json:"value"`
+	Debug json.RawMessage `json:"debug,omitempty"`
+}
+
+// writeInvalid answers invalid_argument with the Connect JSON error body
+// and HTTP 400, the shape Connect handlers produce.
+func writeInvalid(w http.ResponseWriter, err error) {
+	body, _ := json.Marshal(connectError{Code: connect.CodeInvalidArgument.String(),
+		Message: err.Error()})
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{
-		"code":    err.Code().String(),
-		"message": err.Message(),
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write(body)
+}
+
+// restErrors makes the REST routes answer errors with the Connect JSON
+// body, as the Connect routes do. Vanguard writes REST errors as a
+// google.rpc.Status; this rewrites them, keeping the HTTP status.
+func restErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/api/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rw := &errorRewriter{ResponseWriter: w}
+		next.ServeHTTP(rw, r)
+		rw.finish()
 	})
+}
+
+// errorRewriter passes successful responses through and holds back error
+// responses until finish can rewrite them.
+type errorRewriter struct {
+	http.ResponseWriter
+	status int
+	held   bytes.Buffer
+}
+
+func (e *errorRewriter) WriteHeader(code int) {
+	if e.status != 0 {
+		return
+	}
+	e.status = code
+	if code < 400 {
+		e.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (e *errorRewriter) Write(p []byte) (int, error) {
+	if e.status == 0 {
+		e.WriteHeader(http.StatusOK)
+	}
+	if e.status >= 400 {
+		return e.held.Write(p)
+	}
+	return e.ResponseWriter.Write(p)
+}
+
+func (e *errorRewriter) Flush() {
+	if f, ok := e.ResponseWriter.(http.Flusher); ok && e.status < 400 {
+		f.Flush()
+	}
+}
+
+func (e *errorRewriter) finish() {
+	if e.status < 400 {
+		return
+	}
+	body := e.held.Bytes()
+	if converted, ok := fromStatusJSON(body); ok {
+		body = converted
+	}
+	h := e.ResponseWriter.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	e.ResponseWriter.WriteHeader(e.status)
+	_, _ = e.ResponseWriter.Write(body)
+}
+
+// fromStatusJSON converts a google.rpc.Status JSON body into a Connect
+// error body; ok is false when the body is not a Status.
+func fromStatusJSON(body []byte) ([]byte, bool) {
+	var st status.Status
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, &st); err != nil ||
+		st.GetCode() == 0 {
+		return nil, false
+	}
+	out := connectError{Code: connect.Code(st.GetCode()).String(), Message: st.GetMessage()}
+	for _, d := range st.GetDetails() {
+		debug, _ := protojson.Marshal(d)
+		out.Details = append(out.Details, connectDetail{
+			Type:  strings.TrimPrefix(d.GetTypeUrl(), "type.googleapis.com/"),
+			Value: base64.RawStdEncoding.EncodeToString(d.GetValue()),
+			Debug: debugOf(debug),
+		})
+	}
+	converted, err := json.Marshal(out)
+	return converted, err == nil
+}
+
+// debugOf drops the @type member that protojson adds to an Any, leaving
+// the detail's fields as Connect's debug object.
+func debugOf(anyJSON []byte) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(anyJSON, &m) != nil {
+		return nil
+	}
+	delete(m, "@type")
+	raw, _ := json.Marshal(m)
+	return raw
 }
