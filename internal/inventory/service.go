@@ -188,3 +188,8 @@ func (s *Service) Release(ctx context.Context, userID, saleID, holdID string) er
 	}
 	return nil
 }
+
+// Counters reads a sale product's stock counters from Redis.
+func (s *Service) Counters(ctx context.Context, saleID, productID string) (flashsale.Counters, error) {
+	return s.holds.Counters(ctx, saleID, productID)
+}

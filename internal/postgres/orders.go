@@ -42,7 +42,8 @@ func (s *OrderStore) Place(ctx context.Context, o flashsale.Order) (flashsale.Or
 			o.HoldID, o.PaymentID)
 		b.Queue(`
 			INSERT INTO outbox (event_id, event_type, sale_id, payload)
-			VALUES ($1, $2, $3, $4)`, event.id, flashsale.EventConfirmed, o.SaleID, event.payload)
+			VALUES ($1, $2, $3, $4)`, event.id, flashsale.EventConfirmed, o.SaleID,
+			string(event.payload))
 		guard := b.Queue(`
 			UPDATE flash_sale_products SET sold = sold + $3
 			WHERE sale_id = $1 AND product_id = $2 AND sold + $3 <= total_qty`,

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -149,4 +150,27 @@ func redact(url string) string {
 		}
 	}
 	return url
+}
+
+// Redises returns the configuration twice: on the standalone Redis and on
+// the local three-master cluster, so a test proves the scripts cluster-safe.
+func Redises(t testing.TB) map[string]config.Config {
+	t.Helper()
+	standalone := Config(t)
+	cluster := standalone
+	addrs := strings.Split(os.Getenv("REDIS_CLUSTER_ADDRS"), ",")
+	if addrs[0] == "" {
+		t.Fatal("REDIS_CLUSTER_ADDRS is empty: run the tests through make test " +
+			`or eval "$(localstack/env.sh)"`)
+	}
+	cluster.RedisURL = "redis://" + addrs[0]
+	for i, a := range addrs[1:] {
+		sep := "&"
+		if i == 0 {
+			sep = "?"
+		}
+		cluster.RedisURL += sep + "addr=" + a
+	}
+	cluster.RedisCluster = true
+	return map[string]config.Config{"standalone": standalone, "cluster": cluster}
 }

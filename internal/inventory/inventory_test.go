@@ -1,0 +1,472 @@
+package inventory_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+
+	flashsalev1 "github.com/flashsale/flashsale/gen/flashsale/v1"
+	"github.com/flashsale/flashsale/gen/flashsale/v1/flashsalev1connect"
+	"github.com/flashsale/flashsale/internal/app"
+	"github.com/flashsale/flashsale/internal/config"
+	"github.com/flashsale/flashsale/internal/flashsale"
+	"github.com/flashsale/flashsale/internal/inventory"
+	"github.com/flashsale/flashsale/internal/testenv"
+)
+
+// shop is a server on the local stack with Connect clients for shoppers.
+type shop struct {
+	cfg      config.Config
+	app      *app.App
+	shopper  flashsalev1connect.ShopperServiceClient
+	payments flashsalev1connect.PaymentSimulatorServiceClient
+}
+
+func newShop(t *testing.T, cfg config.Config) *shop {
+	t.Helper()
+	a := testenv.App(t, cfg)
+	url := testenv.Server(t, a).URL
+	return &shop{cfg: cfg, app: a,
+		shopper:  flashsalev1connect.NewShopperServiceClient(http.DefaultClient, url),
+		payments: flashsalev1connect.NewPaymentSimulatorServiceClient(http.DefaultClient, url)}
+}
+
+// as returns a request signed in as user.
+func as[T any](t *testing.T, s *shop, user string, msg *T) *connect.Request[T] {
+	t.Helper()
+	req := connect.NewRequest(msg)
+	req.Header().Set("Authorization", "Bearer "+testenv.Token(t, s.cfg, user, false))
+	return req
+}
+
+func (s *shop) reserve(t *testing.T, saleID, productID, user string, qty int32) (*flashsalev1.ReserveResponse, error) {
+	t.Helper()
+	res, err := s.shopper.Reserve(context.Background(), as(t, s, user,
+		&flashsalev1.ReserveRequest{SaleId: saleID, ProductId: productID, Quantity: qty}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+func (s *shop) pay(t *testing.T, amount int32, outcome string) string {
+	t.Helper()
+	res, err := s.payments.CreatePayment(context.Background(), connect.NewRequest(
+		&flashsalev1.CreatePaymentRequest{Amount: amount, Currency: "USD", Outcome: outcome}))
+	if err != nil {
+		t.Fatalf("create payment: %v", err)
+	}
+	return res.Msg.GetPaymentId()
+}
+
+func (s *shop) confirm(t *testing.T, saleID, user, holdID, paymentID string) (*flashsalev1.ConfirmResponse, error) {
+	t.Helper()
+	res, err := s.shopper.Confirm(context.Background(), as(t, s, user,
+		&flashsalev1.ConfirmRequest{SaleId: saleID, ReservationId: holdID, PaymentId: paymentID}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+func (s *shop) release(t *testing.T, saleID, user, holdID string) error {
+	t.Helper()
+	_, err := s.shopper.Release(context.Background(), as(t, s, user,
+		&flashsalev1.ReleaseRequest{SaleId: saleID, ReservationId: holdID}))
+	return err
+}
+
+func (s *shop) counters(t *testing.T, saleID, productID string) flashsale.Counters {
+	t.Helper()
+	c, err := s.app.Inventory.Counters(context.Background(), saleID, productID)
+	if err != nil {
+		t.Fatalf("counters: %v", err)
+	}
+	if c.Available+c.Held+c.Sold+c.Discarded != c.Total {
+		t.Fatalf("counters %+v: available+held+sold+discarded != total", c)
+	}
+	return c
+}
+
+// reason returns the ErrorInfo reason of a Connect error.
+func reason(err error) string {
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		return ""
+	}
+	for _, d := range ce.Details() {
+		if v, err := d.Value(); err == nil {
+			if info, ok := v.(*errdetails.ErrorInfo); ok {
+				return info.GetReason()
+			}
+		}
+	}
+	return ""
+}
+
+func wantErr(t *testing.T, err error, code connect.Code, why flashsale.Reason) {
+	t.Helper()
+	if connect.CodeOf(err) != code || reason(err) != string(why) {
+		t.Fatalf("got %v (reason %q), want %v with reason %s", err, reason(err), code, why)
+	}
+}
+
+func TestHundredShoppersTenUnits(t *testing.T) {
+	t.Parallel()
+	for name, cfg := range testenv.Redises(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newShop(t, cfg)
+			sl := testenv.Sale(t, s.app, 1, 10)
+			p := sl.Lines[0].ProductID
+
+			var mu sync.Mutex
+			codes := map[string]int{}
+			var wg sync.WaitGroup
+			for i := range 100 {
+				wg.Go(func() {
+					_, err := s.reserve(t, sl.ID, p, fmt.Sprintf("U%d", i), 1)
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						codes[connect.CodeOf(err).String()]++
+					} else {
+						codes["ok"]++
+					}
+				})
+			}
+			wg.Wait()
+			if codes["ok"] != 10 || codes["resource_exhausted"] != 90 {
+				t.Fatalf("got %v, want 10 ok and 90 resource_exhausted", codes)
+			}
+			if c := s.counters(t, sl.ID, p); c.Available != 0 || c.Held != 10 {
+				t.Fatalf("counters %+v, want available 0 and held 10", c)
+			}
+		})
+	}
+}
+
+func TestSeedFlowReserveConfirmRelease(t *testing.T) {
+	t.Parallel()
+	for name, cfg := range testenv.Redises(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newShop(t, cfg)
+			sl := testenv.Sale(t, s.app, 3, 5)
+			p := sl.Lines[0].ProductID
+
+			// Reserve(3) of 5, then Reserve(3) with 2 left is refused whole.
+			big, err := s.reserve(t, sl.ID, p, "U1", 3)
+			if err != nil || big.GetStatus() != "RESERVED" || big.GetAmount() != 1800 {
+				t.Fatalf("reserve 3: got %v %v, want RESERVED for 1800", big, err)
+			}
+			_, err = s.reserve(t, sl.ID, p, "U2", 3)
+			wantErr(t, err, connect.CodeResourceExhausted, flashsale.ReasonInsufficientStock)
+			if c := s.counters(t, sl.ID, p); c.Available != 2 {
+				t.Fatalf("after refused reserve: available %d, want 2", c.Available)
+			}
+
+			// Someone else's reservation is not yours to confirm or release.
+			wantErr(t, s.release(t, sl.ID, "U2", big.GetReservationId()),
+				connect.CodePermissionDenied, flashsale.ReasonNotOwner)
+
+			// A double release returns the units once.
+			for range 2 {
+				if err := s.release(t, sl.ID, "U1", big.GetReservationId()); err != nil {
+					t.Fatalf("release: %v", err)
+				}
+			}
+			if c := s.counters(t, sl.ID, p); c.Available != 5 || c.Held != 0 {
+				t.Fatalf("after double release: %+v, want 5 available", c)
+			}
+			_, err = s.confirm(t, sl.ID, "U1", big.GetReservationId(), s.pay(t, 1800, ""))
+			wantErr(t, err, connect.CodeFailedPrecondition, flashsale.ReasonAlreadyReleased)
+
+			// Reserve, a declined payment keeps the hold, a good one confirms.
+			h, err := s.reserve(t, sl.ID, p, "U3", 1)
+			if err != nil {
+				t.Fatalf("reserve: %v", err)
+			}
+			_, err = s.confirm(t, sl.ID, "U3", h.GetReservationId(), s.pay(t, 600, "DECLINED"))
+			wantErr(t, err, connect.CodeFailedPrecondition, flashsale.ReasonPaymentDeclined)
+			_, err = s.confirm(t, sl.ID, "U3", h.GetReservationId(), s.pay(t, 599, ""))
+			wantErr(t, err, connect.CodeFailedPrecondition, flashsale.ReasonPaymentMismatch)
+			pay := s.pay(t, 600, "")
+			o, err := s.confirm(t, sl.ID, "U3", h.GetReservationId(), pay)
+			if err != nil || o.GetStatus() != "CONFIRMED" || o.GetOrderId() == "" {
+				t.Fatalf("confirm: got %v %v, want CONFIRMED", o, err)
+			}
+			again, err := s.confirm(t, sl.ID, "U3", h.GetReservationId(), pay)
+			if err != nil || again.GetOrderId() != o.GetOrderId() {
+				t.Fatalf("repeat confirm: got %v %v, want order %s", again, err, o.GetOrderId())
+			}
+			wantErr(t, s.release(t, sl.ID, "U3", h.GetReservationId()),
+				connect.CodeFailedPrecondition, flashsale.ReasonAlreadyConfirmed)
+			if c := s.counters(t, sl.ID, p); c.Sold != 1 || c.Available != 4 {
+				t.Fatalf("after confirm: %+v, want sold 1, available 4", c)
+			}
+		})
+	}
+}
+
+func TestQuantityIsValidated(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, testenv.Config(t))
+	sl := testenv.Sale(t, s.app, 2, 10)
+	p := sl.Lines[0].ProductID
+	for _, qty := range []int32{0, -1, 3, 101} {
+		_, err := s.reserve(t, sl.ID, p, "U1", qty)
+		if connect.CodeOf(err) != connect.CodeInvalidArgument || !contains(err, "quantity") {
+			t.Errorf("quantity %d: got %v, want invalid_argument naming quantity", qty, err)
+		}
+	}
+	if c := s.counters(t, sl.ID, p); c.Available != 10 {
+		t.Fatalf("available %d after refused reserves, want 10", c.Available)
+	}
+}
+
+func contains(err error, s string) bool {
+	return err != nil && strings.Contains(err.Error(), s)
+}
+
+func TestUserIDMustBeTheCaller(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, testenv.Config(t))
+	sl := testenv.Sale(t, s.app, 2, 10)
+	_, err := s.shopper.Reserve(context.Background(), as(t, s, "U1", &flashsalev1.ReserveRequest{
+		SaleId: sl.ID, UserId: "U2", ProductId: sl.Lines[0].ProductID, Quantity: 1}))
+	if connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("got %v, want permission_denied", err)
+	}
+}
+
+func TestIdempotentReserveAndConfirm(t *testing.T) {
+	t.Parallel()
+	for name, cfg := range testenv.Redises(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newShop(t, cfg)
+			sl := testenv.Sale(t, s.app, 2, 10)
+			p := sl.Lines[0].ProductID
+
+			ids := make([]string, 5)
+			errs := make([]error, 5)
+			var wg sync.WaitGroup
+			for i := range 5 {
+				wg.Go(func() {
+					req := as(t, s, "U1", &flashsalev1.ReserveRequest{SaleId: sl.ID, ProductId: p,
+						Quantity: 1})
+					req.Header().Set("Idempotency-Key", "checkout-1, attempt a")
+					res, err := s.shopper.Reserve(context.Background(), req)
+					errs[i] = err
+					if err == nil {
+						ids[i] = res.Msg.GetReservationId()
+					}
+				})
+			}
+			wg.Wait()
+			for i := range 5 {
+				if errs[i] != nil || ids[i] != ids[0] {
+					t.Fatalf("reserve %d: got %q %v, want %q", i, ids[i], errs[i], ids[0])
+				}
+			}
+			if c := s.counters(t, sl.ID, p); c.Held != 1 {
+				t.Fatalf("held %d, want 1", c.Held)
+			}
+
+			pay := s.pay(t, 600, "")
+			orders := make([]string, 5)
+			for i := range 5 {
+				wg.Go(func() {
+					o, err := s.confirm(t, sl.ID, "U1", ids[0], pay)
+					errs[i] = err
+					if err == nil {
+						orders[i] = o.GetOrderId()
+					}
+				})
+			}
+			wg.Wait()
+			for i := range 5 {
+				if errs[i] != nil || orders[i] != orders[0] || orders[0] == "" {
+					t.Fatalf("confirm %d: got %q %v, want %q", i, orders[i], errs[i], orders[0])
+				}
+			}
+			var n int
+			err := s.app.DB.QueryRow(context.Background(),
+				`SELECT count(*) FROM orders WHERE reservation_id = $1`, ids[0]).Scan(&n)
+			if err != nil || n != 1 {
+				t.Fatalf("orders for the hold: got %d %v, want 1", n, err)
+			}
+		})
+	}
+}
+
+func TestRedisStockAboveTruthIsRefusedByTheDatabase(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, testenv.Config(t))
+	sl := testenv.Sale(t, s.app, 1, 2)
+	p := sl.Lines[0].ProductID
+	// Pretend Redis lost track after a failover: 3 units more than the truth.
+	stockKey := "fs:{" + sl.ID + ":" + p + "}:stock"
+	metaKey := "fs:{" + sl.ID + ":" + p + "}:meta"
+	ctx := context.Background()
+	if err := s.app.Redis.IncrBy(ctx, stockKey, 3).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.app.Redis.HIncrBy(ctx, metaKey, "total", 3).Err(); err != nil {
+		t.Fatal(err)
+	}
+	before := s.app.Inventory.GuardRefusals()
+	confirmed, refused := 0, 0
+	for i := range 5 {
+		user := fmt.Sprintf("U%d", i)
+		h, err := s.reserve(t, sl.ID, p, user, 1)
+		if err != nil {
+			t.Fatalf("reserve %d: %v", i, err)
+		}
+		_, err = s.confirm(t, sl.ID, user, h.GetReservationId(), s.pay(t, 600, ""))
+		switch {
+		case err == nil:
+			confirmed++
+		case reason(err) == string(flashsale.ReasonSoldOut):
+			refused++
+		default:
+			t.Fatalf("confirm %d: %v", i, err)
+		}
+	}
+	if confirmed != 2 || refused != 3 {
+		t.Fatalf("got %d confirmed, %d refused, want 2 and 3", confirmed, refused)
+	}
+	if got := s.app.Inventory.GuardRefusals() - before; got != 3 {
+		t.Fatalf("guard refusals counted %d, want 3", got)
+	}
+	if c := s.counters(t, sl.ID, p); c.Held != 0 || c.Discarded != 3 || c.Sold != 2 {
+		t.Fatalf("counters %+v, want held 0, discarded 3, sold 2", c)
+	}
+	var sold int
+	_ = s.app.DB.QueryRow(ctx, `SELECT sold FROM flash_sale_products
+		WHERE sale_id = $1 AND product_id = $2`, sl.ID, p).Scan(&sold)
+	if sold != 2 {
+		t.Fatalf("database sold %d, want 2", sold)
+	}
+}
+
+func TestExpiryAndLatePayment(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	cfg.ReservationTTL = 2 * time.Second
+	s := newShop(t, cfg)
+	sl := testenv.Sale(t, s.app, 1, 1)
+	p := sl.Lines[0].ProductID
+
+	first, err := s.reserve(t, sl.ID, p, "U1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.reserve(t, sl.ID, p, "U2", 1); connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Fatalf("second reserve: got %v, want sold out", err)
+	}
+	time.Sleep(2100 * time.Millisecond)
+
+	// The sweeper returns the unit without anyone reserving.
+	if _, err := s.app.Inventory.Sweep(context.Background(), []*flashsale.Sale{sl}); err != nil {
+		t.Fatal(err)
+	}
+	if c := s.counters(t, sl.ID, p); c.Available != 1 || c.Held != 0 {
+		t.Fatalf("after expiry: %+v, want the unit back", c)
+	}
+
+	// A late payment while the unit is still free takes it again.
+	o1, err := s.confirm(t, sl.ID, "U1", first.GetReservationId(), s.pay(t, 600, ""))
+	if err != nil {
+		t.Fatalf("late confirm with stock: %v", err)
+	}
+
+	// Now a hold that expires while someone else takes the last unit.
+	sl2 := testenv.Sale(t, s.app, 1, 1)
+	p2 := sl2.Lines[0].ProductID
+	late, err := s.reserve(t, sl2.ID, p2, "U1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	other, err := s.reserve(t, sl2.ID, p2, "U2", 1) // reclaims the expired hold first
+	if err != nil {
+		t.Fatalf("reserve after expiry: %v", err)
+	}
+	_, err = s.confirm(t, sl2.ID, "U1", late.GetReservationId(), s.pay(t, 600, ""))
+	wantErr(t, err, connect.CodeFailedPrecondition, flashsale.ReasonReservationExpired)
+	o2, err := s.confirm(t, sl2.ID, "U2", other.GetReservationId(), s.pay(t, 600, ""))
+	if err != nil {
+		t.Fatalf("confirm of the new hold: %v", err)
+	}
+
+	// No unit has two orders.
+	for _, c := range []struct{ sale, product, order string }{{sl.ID, p, o1.GetOrderId()},
+		{sl2.ID, p2, o2.GetOrderId()}} {
+		var n int
+		_ = s.app.DB.QueryRow(context.Background(), `SELECT count(*) FROM orders
+			WHERE sale_id = $1 AND product_id = $2`, c.sale, c.product).Scan(&n)
+		if n != 1 {
+			t.Fatalf("sale %s has %d orders, want 1 (%s)", c.sale, n, c.order)
+		}
+	}
+}
+
+func TestCrashBetweenDatabaseAndRedisIsResolved(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	cfg.ConfirmGrace = 300 * time.Millisecond
+	cfg.ReservationTTL = time.Second
+	s := newShop(t, cfg)
+	sl := testenv.Sale(t, s.app, 2, 10)
+	p := sl.Lines[0].ProductID
+	ctx := context.Background()
+
+	// Crash after the order committed: the sweeper finds the order and
+	// finishes the hold.
+	inventory.SetAfterOrder(s.app.Inventory, func(flashsale.HoldRef) error {
+		return errors.New("injected crash after commit")
+	})
+	committed, err := s.reserve(t, sl.ID, p, "U1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.confirm(t, sl.ID, "U1", committed.GetReservationId(), s.pay(t, 600, "")); err == nil {
+		t.Fatal("confirm with an injected crash succeeded")
+	}
+	inventory.SetAfterOrder(s.app.Inventory, nil)
+
+	// Crash before the order: the hold moved to CONFIRMING and the process
+	// died; nothing reached PostgreSQL.
+	lost, err := s.reserve(t, sl.ID, p, "U2", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.app.Inventory.BeginConfirmForTest(ctx, sl.ID, lost.GetReservationId()); err != nil {
+		t.Fatal(err)
+	}
+	if c := s.counters(t, sl.ID, p); c.Held != 2 || c.Sold != 0 {
+		t.Fatalf("before sweep: %+v, want 2 held", c)
+	}
+
+	time.Sleep(1400 * time.Millisecond) // past deadline plus grace
+	r, err := s.app.Inventory.Sweep(ctx, []*flashsale.Sale{sl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Finalized != 1 || r.Aborted != 1 {
+		t.Fatalf("sweep %+v, want 1 finalized and 1 aborted", r)
+	}
+	if c := s.counters(t, sl.ID, p); c.Held != 0 || c.Sold != 1 || c.Available != 9 {
+		t.Fatalf("after sweep: %+v, want sold 1, available 9", c)
+	}
+}
