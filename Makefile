@@ -63,3 +63,8 @@ lint: $(BUF) ## buf lint, gofmt and go vet
 	$(BUF) lint
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
+
+.PHONY: soak
+soak: stack ## The randomized invariant test with a million operations (SOAK_OPS)
+	$(STACK_ENV); SOAK_OPS=$${SOAK_OPS:-1000000} go test -count=1 -timeout 60m \
+	  -run TestRandomizedOperationsKeepTheInvariants -v ./internal/inventory/

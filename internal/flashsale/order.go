@@ -25,8 +25,13 @@ type Orders interface {
 	// sold + qty <= total, and writes the order's outbox event, in one
 	// transaction. When the hold already has an order it returns that order
 	// instead. A refused guard is KindExhausted with ReasonSoldOut; a payment
-	// id already used by another order is KindConflict, ReasonPaymentUsed.
+	// id already used by another order is KindConflict, ReasonPaymentUsed; a
+	// hold the sweeper aborted is KindPrecondition, ReasonReservationExpired.
 	Place(ctx context.Context, o Order) (Order, error)
+	// Abort records that a hold will never get an order, unless its order
+	// committed first (then aborted is false). Place and Abort exclude each
+	// other, so a slow confirm and the sweeper never both win.
+	Abort(ctx context.Context, holdID string) (aborted bool, err error)
 	// ByHold returns the order of a hold, if there is one.
 	ByHold(ctx context.Context, holdID string) (Order, bool, error)
 }

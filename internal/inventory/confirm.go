@@ -64,8 +64,14 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID stri
 		HoldID: r.HoldID, PaymentID: paymentID, Qty: h.Qty, AmountMinor: h.AmountMinor,
 		Currency: h.Currency,
 	})
-	if flashsale.ErrorReason(err) == flashsale.ReasonSoldOut {
+	switch flashsale.ErrorReason(err) {
+	case flashsale.ReasonSoldOut:
 		return flashsale.Order{}, s.refused(ctx, r, err)
+	case flashsale.ReasonReservationExpired:
+		// TODO: emit refund_required on the event stream (event pipeline issue).
+		s.log.WarnContext(ctx, "confirm lost to the sweeper, refund required",
+			"sale_id", r.SaleID, "hold_id", r.HoldID, "payment_id", paymentID)
+		return flashsale.Order{}, err
 	}
 	if err != nil {
 		// The hold stays CONFIRMING: a retry writes the order, or the
@@ -173,14 +179,14 @@ func (s *Service) sweepProduct(ctx context.Context, saleID, productID string) (S
 	}
 	out := SweepResult{Expired: res.Expired}
 	for _, h := range res.Stuck {
-		_, found, err := s.orders.ByHold(ctx, h.HoldID)
+		aborted, err := s.orders.Abort(ctx, h.HoldID)
 		if err != nil {
 			return out, err
 		}
-		if found {
-			err, out.Finalized = s.holds.FinishConfirm(ctx, h.HoldRef), out.Finalized+1
-		} else {
+		if aborted {
 			err, out.Aborted = s.holds.AbortConfirm(ctx, h.HoldRef, true), out.Aborted+1
+		} else {
+			err, out.Finalized = s.holds.FinishConfirm(ctx, h.HoldRef), out.Finalized+1
 		}
 		if err != nil {
 			return out, err

@@ -34,6 +34,8 @@ func (s *OrderStore) Place(ctx context.Context, o flashsale.Order) (flashsale.Or
 	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO hold_outcomes (reservation_id, outcome) VALUES ($1, 'CONFIRMED')`,
+			o.HoldID)
 		b.Queue(`
 			INSERT INTO orders (order_id, user_id, sale_id, product_id, quantity, amount,
 			    currency, reservation_id, payment_id)
@@ -68,13 +70,26 @@ func (s *OrderStore) Place(ctx context.Context, o flashsale.Order) (flashsale.Or
 	return flashsale.Order{}, translate(err)
 }
 
-// existing resolves a unique violation: the hold's order when it exists
-// (a retried or concurrent confirm), else the payment was used elsewhere.
+// existing resolves a unique violation: the sweeper aborted the hold, or
+// the hold's order exists (a retried or concurrent confirm), or the payment
+// was used for another order.
 func (s *OrderStore) existing(ctx context.Context, o flashsale.Order) (flashsale.Order, error) {
 	prior, found, err := s.ByHold(ctx, o.HoldID)
+	var outcome string
+	if err == nil && !found {
+		err = s.db.QueryRow(ctx, `SELECT outcome FROM hold_outcomes WHERE reservation_id = $1`,
+			o.HoldID).Scan(&outcome)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+	}
 	switch {
 	case err != nil:
-		return flashsale.Order{}, err
+		return flashsale.Order{}, translate(err)
+	case outcome == "ABORTED":
+		return flashsale.Order{}, flashsale.Errorf(flashsale.KindPrecondition,
+			flashsale.ReasonReservationExpired,
+			"reservation %s expired before its payment was confirmed", o.HoldID)
 	case found && prior.PaymentID == o.PaymentID:
 		return prior, nil
 	case found:
@@ -84,6 +99,25 @@ func (s *OrderStore) existing(ctx context.Context, o flashsale.Order) (flashsale
 	}
 	return flashsale.Order{}, flashsale.Errorf(flashsale.KindConflict,
 		flashsale.ReasonPaymentUsed, "payment %s already paid for another order", o.PaymentID)
+}
+
+// Abort records that a hold will never have an order, unless its order
+// committed first; aborted is false then. Concurrent with Place, exactly one
+// of the two wins.
+func (s *OrderStore) Abort(ctx context.Context, holdID string) (bool, error) {
+	tag, err := s.db.Exec(ctx, `
+		INSERT INTO hold_outcomes (reservation_id, outcome) VALUES ($1, 'ABORTED')
+		ON CONFLICT (reservation_id) DO NOTHING`, holdID)
+	if err != nil {
+		return false, translate(err)
+	}
+	if tag.RowsAffected() == 1 {
+		return true, nil
+	}
+	var outcome string
+	err = s.db.QueryRow(ctx, `SELECT outcome FROM hold_outcomes WHERE reservation_id = $1`,
+		holdID).Scan(&outcome)
+	return outcome == "ABORTED", translate(err)
 }
 
 // ByHold returns the order of a hold.
