@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -17,6 +18,11 @@ import (
 
 // AdminRole is the role (or Cognito group) that admin calls need.
 const AdminRole = "admin"
+
+// subjectPattern is what a user id may look like: it covers Cognito's UUID
+// subjects and the ids of the local tools, and keeps out the separators that
+// the Redis scripts use inside their records.
+var subjectPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$`)
 
 // Identity is the authenticated caller.
 type Identity struct {
@@ -36,8 +42,8 @@ var (
 // be lists or, as API Gateway renders them, strings like "[admin ops]".
 func FromClaims(claims map[string]any) (Identity, error) {
 	sub, _ := claims["sub"].(string)
-	if sub == "" {
-		return Identity{}, fmt.Errorf("%w: no subject", ErrBadToken)
+	if !subjectPattern.MatchString(sub) {
+		return Identity{}, fmt.Errorf("%w: subject missing or not a supported user id", ErrBadToken)
 	}
 	id := Identity{Subject: sub}
 	for _, name := range []string{"roles", "cognito:groups"} {

@@ -32,7 +32,7 @@ func NewClient(o Options) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("parse redis cluster url: %w", err)
 		}
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = dialTimeout, ioTimeout, ioTimeout
-		opt.MaxRetries = 1
+		opt.MaxRetries, opt.DialerRetries = 1, 1
 		if o.PoolSize > 0 {
 			opt.PoolSize = o.PoolSize
 		}
@@ -43,7 +43,8 @@ func NewClient(o Options) (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("parse redis url: %w", err)
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = dialTimeout, ioTimeout, ioTimeout
-	opt.MaxRetries = 1
+	// One retry each: a refused connection must fail within a second.
+	opt.MaxRetries, opt.DialerRetries = 1, 1
 	if o.PoolSize > 0 {
 		opt.PoolSize = o.PoolSize
 	}
