@@ -121,7 +121,12 @@ func TestCreateAndBrowseOverRESTAndConnect(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("%s products: got %d %v", c.name, code, res)
 		}
-		p := res["products"].([]any)[0].(map[string]any)
+		var p map[string]any
+		for _, x := range res["products"].([]any) {
+			if x.(map[string]any)["productId"] == s.p1 {
+				p = x.(map[string]any)
+			}
+		}
 		want := map[string]any{"productId": s.p1, "originalPrice": 1000.0, "salePrice": 600.0,
 			"availableQty": 1000.0, "saleEndsAt": now.Add(2 * time.Hour).Format(time.RFC3339)}
 		for k, v := range want {
