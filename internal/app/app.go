@@ -45,6 +45,8 @@ type Options struct {
 	DBConns int32
 	// RedisPool caps the Redis pool; 0 keeps go-redis's default.
 	RedisPool int
+	// Payments is the payment provider to share; nil makes a new simulator.
+	Payments *payment.Simulator
 }
 
 // New connects to PostgreSQL and Redis and builds the services.
@@ -64,7 +66,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		db.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, DB: db, Redis: rc, Payments: payment.NewSimulator(),
+	if o.Payments == nil {
+		o.Payments = payment.NewSimulator()
+	}
+	a := &App{Config: cfg, Log: log, DB: db, Redis: rc, Payments: o.Payments,
 		Auth: auth.NewAuthenticator(auth.NewHS256(cfg.JWTSecret))}
 	a.Sales = sale.NewService(postgres.NewCatalog(db), postgres.NewSaleStore(db),
 		redis.NewSaleCache(rc), log)
