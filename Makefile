@@ -9,6 +9,7 @@ BUF := .tools/node_modules/.bin/buf
 # Every recipe that talks to the stack loads its addresses from one place.
 STACK_ENV := eval "$$(localstack/env.sh)"
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
 
 USER ?=
 ADMIN ?=
@@ -24,8 +25,12 @@ run: stack migrate ## Start the local stack and serve on 127.0.0.1:$(PORT) with 
 	$(STACK_ENV); PORT=$(PORT) go run ./cmd/flashsale-server -seed-example
 
 .PHONY: test
-test: stack check-generated lint ## Start the local stack and run every test
+test: stack check-generated lint test-infra ## Start the local stack and run every test
 	$(STACK_ENV); go test -count=1 -timeout 15m ./...
+
+.PHONY: test-infra
+test-infra: ## Synthesize the CDK app and assert on its templates (no credentials)
+	cd infra && CDK_DISABLE_CLI_TELEMETRY=true go test -count=1 -timeout 20m ./...
 
 .PHONY: stack
 stack: ## Install (if missing) and start Redis, PostgreSQL and the AWS emulators on loopback
