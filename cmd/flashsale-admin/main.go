@@ -1,50 +1,60 @@
-// Command flashsale-admin is the admin client of the flash sale service.
-// So far it mints local development tokens; the admin commands follow.
+// Command flashsale-admin runs flash sales through AdminService: it creates
+// sales from JSON or YAML files, lists and shows them, reschedules, pauses,
+// resumes and ends them, upserts catalog products, and mints local
+// development tokens. `flashsale-admin --help` lists the commands, the exit
+// codes and examples.
 package main
 
 import (
+	"errors"
 	"flag"
-	"fmt"
+	"io"
+	"net/http"
 	"os"
-	"time"
 
-	"github.com/flashsale/flashsale/internal/auth"
-	"github.com/flashsale/flashsale/internal/config"
+	"connectrpc.com/connect"
 )
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "token" {
-		fmt.Fprintln(os.Stderr, "usage: flashsale-admin token (--user ID | --admin) [--ttl 24h]")
-		os.Exit(2)
-	}
-	fs := flag.NewFlagSet("token", flag.ExitOnError)
-	user := fs.String("user", "", "shopper id to put in the token's subject")
-	admin := fs.Bool("admin", false, "mint an admin token")
-	ttl := fs.Duration("ttl", 24*time.Hour, "token lifetime")
-	_ = fs.Parse(os.Args[2:])
-	if err := printToken(*user, *admin, *ttl); err != nil {
-		fmt.Fprintln(os.Stderr, "flashsale-admin:", err)
-		os.Exit(1)
-	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// printToken signs a token with AUTH_JWT_SECRET (or the documented dev
-// default) and prints only the token on stdout.
-func printToken(user string, admin bool, ttl time.Duration) error {
-	if user == "" && !admin {
-		return fmt.Errorf("token: pass --user ID or --admin")
+// run is the whole program. It returns the exit code instead of exiting so
+// that tests can call it in process.
+func run(args []string, stdout, stderr io.Writer) int {
+	c := &cli{stdout: stdout, stderr: stderr, getenv: os.Getenv, http: http.DefaultClient}
+	return c.run(args)
+}
+
+// cli is one invocation with its surroundings, which tests may replace.
+type cli struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	http           connect.HTTPClient
+}
+
+// run dispatches to a command. Global flags may come before the command
+// name as well as after it.
+func (c *cli) run(args []string) int {
+	g := globals{output: "table", timeout: defaultTimeout}
+	top := newFlagSet("flashsale-admin")
+	g.bind(top)
+	err := top.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		c.help(c.stdout)
+		return exitOK
+	case err != nil:
+		return c.usage(nil, err)
+	case top.NArg() == 0:
+		c.help(c.stderr)
+		return exitUsage
+	case top.Arg(0) == "help":
+		return c.helpCommand(top.Args()[1:])
 	}
-	if user == "" {
-		user = "admin"
-	}
-	cfg, err := config.Load()
+	cmd, rest, err := lookup(top.Args())
 	if err != nil {
-		return err
+		return c.usage(nil, err)
 	}
-	tok, err := auth.NewHS256(cfg.JWTSecret).Mint(user, admin, ttl)
-	if err != nil {
-		return err
-	}
-	fmt.Println(tok)
-	return nil
+	return c.exec(cmd, g, rest)
 }
