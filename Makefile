@@ -32,6 +32,18 @@ test: stack check-generated lint test-infra ## Start the local stack and run eve
 test-infra: ## Synthesize the CDK app and assert on its templates (no credentials)
 	cd infra && CDK_DISABLE_CLI_TELEMETRY=true go test -count=1 -timeout 20m ./...
 
+.PHONY: build
+build: ## Build every Lambda to build/lambda/<name>/bootstrap and .zip (linux/arm64), print sizes
+	scripts/build-lambdas.sh
+
+.PHONY: synth
+synth: build ## Synthesize the CDK app from the build output (no credentials needed)
+	cd infra && CDK_OUTDIR=cdk.out go run .
+
+.PHONY: deploy
+deploy: build ## Deploy with the CDK CLI (needs AWS credentials and a bootstrapped account); ENV=dev|prod
+	cd infra && npm ci && npx cdk deploy --all -c env=$${ENV:-dev} --require-approval broadening
+
 .PHONY: stack
 stack: ## Install (if missing) and start Redis, PostgreSQL and the AWS emulators on loopback
 	localstack/up.sh

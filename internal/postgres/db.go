@@ -30,6 +30,12 @@ var migrations embed.FS
 // Open connects a pool sized for the caller. Queries run in exec mode (no
 // named prepared statements), so the pool also works behind a transaction
 // pooler such as RDS Proxy or pgbouncer.
+//
+// A connection can die while it sits in the pool: a Lambda function is
+// frozen between invocations, the server fails over or restarts, a proxy
+// or the network drops idle clients. So every connection leaving the pool
+// is pinged first (one round trip, bounded by a short timeout) and a dead
+// one is replaced there, before a request's query could fail on it.
 func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -42,6 +48,16 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
+	// pgxpool's default pings only after a second idle, which misses a
+	// connection killed just after its last use.
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return true }
+	// A connection whose packets the network now drops makes the ping hang;
+	// give up on it quickly and dial a new one.
+	cfg.PingTimeout = time.Second
+	// Close idle connections before the common idle timeouts on the path
+	// drop them silently: 350 s for NAT gateways and load balancers, 30 min
+	// for RDS Proxy's idle clients by default.
+	cfg.MaxConnIdleTime = 4 * time.Minute
 	return pgxpool.NewWithConfig(ctx, cfg)
 }
 
