@@ -85,3 +85,8 @@ lint: $(BUF) ## buf lint, gofmt and go vet
 soak: stack ## The randomized invariant test with a million operations (SOAK_OPS)
 	$(STACK_ENV); SOAK_OPS=$${SOAK_OPS:-1000000} go test -count=1 -timeout 60m \
 	  -run TestRandomizedOperationsKeepTheInvariants -v ./internal/inventory/
+
+.PHONY: bench-events
+bench-events: stack ## Measure the relay and each event consumer on the local stack (EVENTS_THROUGHPUT_N)
+	$(STACK_ENV); EVENTS_THROUGHPUT_N=$${EVENTS_THROUGHPUT_N:-20000} go test -count=1 \
+	  -run TestThroughput -v ./internal/events/pipeline/

@@ -15,8 +15,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/flashsale/flashsale/internal/app"
 	"github.com/flashsale/flashsale/internal/config"
+	"github.com/flashsale/flashsale/internal/events/pipeline"
 	"github.com/flashsale/flashsale/internal/flashsale"
 	"github.com/flashsale/flashsale/internal/inventory"
 	"github.com/flashsale/flashsale/internal/postgres"
@@ -64,11 +67,20 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, seed bool) er
 			return err
 		}
 	}
+	adb, err := pipeline.Analytics(ctx, cfg, 4)
+	if err != nil {
+		return fmt.Errorf("analytics store: %w", err)
+	}
+	defer adb.Close()
+	a.Reports = pipeline.Reports(a, adb)
 	h, err := a.Handler(rpc.ShopperSurface | rpc.AdminSurface | rpc.PaymentSimulatorSurface)
 	if err != nil {
 		return err
 	}
 	go sweep(ctx, a, cfg.SweepInterval)
+	if cfg.LocalEvents {
+		go runEvents(ctx, a, adb)
+	}
 
 	srv := &http.Server{Addr: cfg.Addr, Handler: h, ReadHeaderTimeout: 5 * time.Second,
 		Protocols: new(http.Protocols)}
@@ -115,6 +127,15 @@ func sweep(ctx context.Context, a *app.App, every time.Duration) {
 		if err != nil {
 			a.Log.Warn("sweep failed", "err", err.Error())
 		}
+	}
+}
+
+// runEvents runs the event relay and a poller that feeds the stream's
+// consumers (event log, metrics, notifications), as Lambda does in AWS.
+func runEvents(ctx context.Context, a *app.App, adb *pgxpool.Pool) {
+	err := pipeline.RunLocal(ctx, a, adb)
+	if err != nil && ctx.Err() == nil {
+		a.Log.Error("event pipeline stopped", "err", err.Error())
 	}
 }
 

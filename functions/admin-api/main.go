@@ -10,8 +10,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/flashsale/flashsale/internal/analytics"
 	"github.com/flashsale/flashsale/internal/app"
 	"github.com/flashsale/flashsale/internal/config"
+	"github.com/flashsale/flashsale/internal/events/pipeline"
 	"github.com/flashsale/flashsale/internal/lambdahttp"
 	"github.com/flashsale/flashsale/internal/rpc"
 )
@@ -48,6 +50,14 @@ func build(
 	if err != nil {
 		return nil, nil, err
 	}
+	// The report reads the analytics store; its pool connects lazily, so a
+	// cold start does not wait on Redshift.
+	adb, err := analytics.Open(ctx, cfg.AnalyticsDatabaseURL, dbConns)
+	if err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	a.Reports = pipeline.Reports(a, adb)
 	h, err := a.Handler(rpc.AdminSurface)
 	if err != nil {
 		a.Close()

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/flashsale/flashsale/internal/analytics"
 	"github.com/flashsale/flashsale/internal/auth"
 	"github.com/flashsale/flashsale/internal/config"
 	"github.com/flashsale/flashsale/internal/flashsale"
@@ -35,6 +36,9 @@ type App struct {
 	Inventory *inventory.Service
 	Payments  *payment.Simulator
 	Auth      *auth.Authenticator
+	// Reports serves the admin's post-sale report where the process has the
+	// analytics store (the local server, the admin function); else nil.
+	Reports *analytics.Reports
 }
 
 // Options tune what New builds.
@@ -86,7 +90,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 // Handler serves the chosen API surfaces of this app.
 func (a *App) Handler(surfaces rpc.Surface) (http.Handler, error) {
 	return rpc.NewHandler(rpc.Deps{Sales: a.Sales, Inventory: a.Inventory, Payments: a.Payments,
-		Auth: a.Auth, Log: a.Log, Ready: a.Ready}, surfaces)
+		Auth: a.Auth, Log: a.Log, Ready: a.Ready, Reports: a.Reports}, surfaces)
 }
 
 // Ready pings PostgreSQL and Redis.

@@ -24,6 +24,9 @@ type Config struct {
 	AWSEndpointURL       string        // AWS_ENDPOINT_URL: emulators or LocalStack
 	EventsStream         string        // EVENTS_STREAM
 	EventsTable          string        // EVENTS_TABLE
+	RelayInterval        time.Duration // RELAY_INTERVAL: relay pause when idle
+	LocalEvents          bool          // LOCAL_EVENTS: local server relays and polls
+	NotifyTopicARN       string        // NOTIFY_TOPIC_ARN: SNS; empty = analytics table
 	ReservationTTL       time.Duration // RESERVATION_TTL
 	ConfirmGrace         time.Duration // CONFIRM_GRACE
 	SweepInterval        time.Duration // SWEEP_INTERVAL
@@ -47,6 +50,8 @@ func Load() (Config, error) {
 		AWSEndpointURL:     r.str("AWS_ENDPOINT_URL", ""),
 		EventsStream:       r.str("EVENTS_STREAM", "flash-sale-events"),
 		EventsTable:        r.str("EVENTS_TABLE", "flash_sale_events"),
+		RelayInterval:      r.duration("RELAY_INTERVAL", 200*time.Millisecond),
+		NotifyTopicARN:     r.str("NOTIFY_TOPIC_ARN", ""),
 		ReservationTTL:     r.duration("RESERVATION_TTL", 5*time.Minute),
 		ConfirmGrace:       r.duration("CONFIRM_GRACE", time.Minute),
 		SweepInterval:      r.duration("SWEEP_INTERVAL", 500*time.Millisecond),
@@ -56,6 +61,7 @@ func Load() (Config, error) {
 		LogLevel:           r.str("LOG_LEVEL", "info"),
 	}
 	c.RedisCluster = r.str("REDIS_CLUSTER", "false") == "true"
+	c.LocalEvents = r.str("LOCAL_EVENTS", "true") == "true"
 	if r.err != nil {
 		return Config{}, r.err
 	}

@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/flashsale/flashsale/internal/flashsale"
@@ -50,9 +51,9 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID stri
 	case flashsale.WasReleased:
 		return flashsale.Order{}, released(r.HoldID)
 	case flashsale.WasExpired:
-		// TODO: emit refund_required on the event stream (event pipeline issue).
-		s.log.WarnContext(ctx, "late payment refused, refund required",
-			"sale_id", r.SaleID, "hold_id", r.HoldID, "payment_id", paymentID)
+		if err := s.recordRefund(ctx, h, paymentID); err != nil {
+			return flashsale.Order{}, err
+		}
 		return flashsale.Order{}, flashsale.Errorf(flashsale.KindPrecondition,
 			flashsale.ReasonReservationExpired,
 			"reservation %s expired and its units are gone; the payment will be refunded",
@@ -68,9 +69,10 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID stri
 	case flashsale.ReasonSoldOut:
 		return flashsale.Order{}, s.refused(ctx, r, err)
 	case flashsale.ReasonReservationExpired:
-		// TODO: emit refund_required on the event stream (event pipeline issue).
-		s.log.WarnContext(ctx, "confirm lost to the sweeper, refund required",
-			"sale_id", r.SaleID, "hold_id", r.HoldID, "payment_id", paymentID)
+		// The sweeper aborted the hold while the payment was on its way.
+		if err := s.recordRefund(ctx, h, paymentID); err != nil {
+			return flashsale.Order{}, err
+		}
 		return flashsale.Order{}, err
 	}
 	if err != nil {
@@ -129,7 +131,10 @@ func (s *Service) verifyPayment(ctx context.Context, h flashsale.Hold, paymentID
 		return err
 	}
 	if p.Status != flashsale.PaymentPaid {
-		// TODO: emit payment_declined on the event stream (event pipeline issue).
+		if err := s.recordEvent(ctx, flashsale.EventPaymentDecline, h, paymentID,
+			"payment_declined"); err != nil {
+			return err
+		}
 		return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonPaymentDeclined,
 			"payment %s was declined", paymentID)
 	}
@@ -139,6 +144,41 @@ func (s *Service) verifyPayment(ctx context.Context, h flashsale.Hold, paymentID
 			paymentID, p.AmountMinor, p.Currency, h.AmountMinor, h.Currency)
 	}
 	return nil
+}
+
+// eventLog records events that change no stored state but must reach the
+// stream: a declined payment, a refund owed. The order store implements it
+// with the outbox, so these events survive a crash like order events do,
+// and a retried confirm records the same occurrence only once.
+type eventLog interface {
+	RecordEvent(ctx context.Context, e flashsale.Event, paymentID string) error
+}
+
+// recordRefund records that a payment arrived for a hold that can no
+// longer be confirmed, so the shopper is refunded.
+func (s *Service) recordRefund(ctx context.Context, h flashsale.Hold, paymentID string) error {
+	s.log.WarnContext(ctx, "late payment refused, refund required",
+		"sale_id", h.SaleID, "hold_id", h.HoldID, "payment_id", paymentID)
+	return s.recordEvent(ctx, flashsale.EventRefundRequired, h, paymentID,
+		"reservation_expired")
+}
+
+// recordEvent writes a hold's event to the outbox. When that fails the
+// caller gets the error, not the answer, so that its retry records the
+// event: a refund owed is never lost silently.
+func (s *Service) recordEvent(
+	ctx context.Context,
+	kind flashsale.EventType,
+	h flashsale.Hold,
+	paymentID, reason string,
+) error {
+	log, ok := s.orders.(eventLog)
+	if !ok {
+		return fmt.Errorf("record %s: order store cannot record events", kind)
+	}
+	return log.RecordEvent(ctx, flashsale.Event{Type: kind, SaleID: h.SaleID,
+		ProductID: h.ProductID, UserID: h.UserID, HoldID: h.HoldID, Qty: h.Qty,
+		AmountMinor: h.AmountMinor, Reason: reason, At: time.Now()}, paymentID)
 }
 
 func released(holdID string) error {

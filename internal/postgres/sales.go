@@ -39,6 +39,9 @@ func (s *SaleStore) CreateSale(
 		if tag.RowsAffected() == 0 {
 			return errSaleExists
 		}
+		if err := saleEvent(ctx, tx, flashsale.EventSaleCreated, sale.ID); err != nil {
+			return err
+		}
 		b := &pgx.Batch{}
 		for _, l := range sale.Lines {
 			b.Queue(`
@@ -135,25 +138,53 @@ func (s *SaleStore) attachLines(ctx context.Context, byID map[string]*flashsale.
 	return translate(err)
 }
 
-// SetState moves a sale to state to when its state is one of from.
+// SetState moves a sale to state to when its state is one of from, and
+// writes the change's event in the same transaction. A sale already in
+// state to changes nothing and makes no event.
 func (s *SaleStore) SetState(
 	ctx context.Context,
 	id string,
 	to flashsale.State,
 	from ...flashsale.State,
 ) (*flashsale.Sale, error) {
-	tag, err := s.db.Exec(ctx, `
-		UPDATE flash_sales SET state = $2, updated_at = now()
-		WHERE sale_id = $1 AND state = ANY($3)`, id, string(to), states(from))
+	var changed bool
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var was flashsale.State
+		err := tx.QueryRow(ctx, `
+			UPDATE flash_sales AS f SET state = $2, updated_at = now()
+			FROM (SELECT sale_id, state FROM flash_sales WHERE sale_id = $1 FOR UPDATE) AS old
+			WHERE f.sale_id = old.sale_id AND old.state = ANY($3)
+			RETURNING old.state`, id, string(to), states(from)).Scan(&was)
+		if errors.Is(err, pgx.ErrNoRows) || err == nil && was == to {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		changed = true
+		return saleEvent(ctx, tx, stateEvent(to), id)
+	})
 	if err != nil {
 		return nil, translate(err)
 	}
 	sale, err := s.Sale(ctx, id)
-	if err != nil || tag.RowsAffected() == 1 || sale.State == to {
+	if err != nil || changed || sale.State == to {
 		return sale, err
 	}
 	return nil, flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonSaleNotActive,
 		"sale %s is %s and cannot become %s", id, sale.State, to)
+}
+
+// stateEvent names the event of a move to state to: scheduled is only ever
+// reached from paused, by a resume.
+func stateEvent(to flashsale.State) flashsale.EventType {
+	switch to {
+	case flashsale.StatePaused:
+		return flashsale.EventSalePaused
+	case flashsale.StateEnded:
+		return flashsale.EventSaleEnded
+	}
+	return flashsale.EventSaleResumed
 }
 
 func states(ss []flashsale.State) []string {

@@ -13,8 +13,9 @@ import (
 )
 
 type adminServer struct {
-	sales *sale.Service
-	now   func() time.Time
+	sales   *sale.Service
+	reports reporter // nil where the analytics store is not wired
+	now     func() time.Time
 }
 
 var _ flashsalev1connect.AdminServiceHandler = (*adminServer)(nil)
@@ -134,4 +135,18 @@ func (s *adminServer) UpsertProducts(
 	return connect.NewResponse(&flashsalev1.UpsertProductsResponse{
 		Upserted: int32(len(products)),
 	}), nil
+}
+
+func (s *adminServer) GetSaleReport(
+	ctx context.Context,
+	req *connect.Request[flashsalev1.GetSaleReportRequest],
+) (*connect.Response[flashsalev1.GetSaleReportResponse], error) {
+	if s.reports == nil {
+		return nil, flashsale.Unavailable("analytics store", errNoReports)
+	}
+	rep, err := s.reports.Report(ctx, req.Msg.GetSaleId())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(reportOf(rep, s.now())), nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/flashsale/flashsale/gen/flashsale/v1/flashsalev1connect"
+	"github.com/flashsale/flashsale/internal/analytics"
 	"github.com/flashsale/flashsale/internal/auth"
 	"github.com/flashsale/flashsale/internal/inventory"
 	"github.com/flashsale/flashsale/internal/payment"
@@ -43,6 +44,9 @@ type Deps struct {
 	Log       *slog.Logger
 	// Ready reports whether the dependencies answer; health checks call it.
 	Ready func(ctx context.Context) error
+	// Reports builds post-sale reports; nil answers GetSaleReport with
+	// unavailable.
+	Reports *analytics.Reports
 }
 
 // NewHandler serves the chosen surfaces over Connect, gRPC, gRPC-Web and
@@ -65,8 +69,11 @@ func NewHandler(d Deps, surfaces Surface) (http.Handler, error) {
 			&shopperServer{sales: d.Sales, inventory: d.Inventory}, opts))
 	}
 	if surfaces&AdminSurface != 0 {
-		add(flashsalev1connect.NewAdminServiceHandler(
-			&adminServer{sales: d.Sales, now: time.Now}, opts))
+		admin := &adminServer{sales: d.Sales, now: time.Now}
+		if d.Reports != nil { // a nil pointer must not become a non-nil interface
+			admin.reports = d.Reports
+		}
+		add(flashsalev1connect.NewAdminServiceHandler(admin, opts))
 	}
 	if surfaces&PaymentSimulatorSurface != 0 && d.Payments != nil {
 		add(flashsalev1connect.NewPaymentSimulatorServiceHandler(&paymentServer{sim: d.Payments}, opts))

@@ -950,6 +950,334 @@ func (x *UpsertProductsResponse) GetUpserted() int32 {
 	return 0
 }
 
+// GetSaleReportRequest names the sale.
+type GetSaleReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SaleId        string                 `protobuf:"bytes,1,opt,name=sale_id,json=saleId,proto3" json:"sale_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSaleReportRequest) Reset() {
+	*x = GetSaleReportRequest{}
+	mi := &file_flashsale_v1_admin_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSaleReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSaleReportRequest) ProtoMessage() {}
+
+func (x *GetSaleReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flashsale_v1_admin_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSaleReportRequest.ProtoReflect.Descriptor instead.
+func (*GetSaleReportRequest) Descriptor() ([]byte, []int) {
+	return file_flashsale_v1_admin_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetSaleReportRequest) GetSaleId() string {
+	if x != nil {
+		return x.SaleId
+	}
+	return ""
+}
+
+// GetSaleReportResponse is the post-sale report of one sale.
+type GetSaleReportResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SaleId string                 `protobuf:"bytes,1,opt,name=sale_id,json=saleId,proto3" json:"sale_id,omitempty"`
+	// One of UPCOMING, ACTIVE, PAUSED, ENDED.
+	Status   string           `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	Products []*ProductReport `protobuf:"bytes,3,rep,name=products,proto3" json:"products,omitempty"`
+	// True when, for every product, the analytics store and the PostgreSQL
+	// orders agree on units sold, revenue and confirmed orders.
+	Consistent bool `protobuf:"varint,4,opt,name=consistent,proto3" json:"consistent,omitempty"`
+	// One line per disagreement, e.g. "P101: analytics units_sold 9, orders 10".
+	// Events still on their way make a live sale disagree for a moment.
+	Discrepancies []string               `protobuf:"bytes,5,rep,name=discrepancies,proto3" json:"discrepancies,omitempty"`
+	GeneratedAt   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=generated_at,json=generatedAt,proto3" json:"generated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSaleReportResponse) Reset() {
+	*x = GetSaleReportResponse{}
+	mi := &file_flashsale_v1_admin_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSaleReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSaleReportResponse) ProtoMessage() {}
+
+func (x *GetSaleReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flashsale_v1_admin_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSaleReportResponse.ProtoReflect.Descriptor instead.
+func (*GetSaleReportResponse) Descriptor() ([]byte, []int) {
+	return file_flashsale_v1_admin_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetSaleReportResponse) GetSaleId() string {
+	if x != nil {
+		return x.SaleId
+	}
+	return ""
+}
+
+func (x *GetSaleReportResponse) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *GetSaleReportResponse) GetProducts() []*ProductReport {
+	if x != nil {
+		return x.Products
+	}
+	return nil
+}
+
+func (x *GetSaleReportResponse) GetConsistent() bool {
+	if x != nil {
+		return x.Consistent
+	}
+	return false
+}
+
+func (x *GetSaleReportResponse) GetDiscrepancies() []string {
+	if x != nil {
+		return x.Discrepancies
+	}
+	return nil
+}
+
+func (x *GetSaleReportResponse) GetGeneratedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.GeneratedAt
+	}
+	return nil
+}
+
+// ProductReport counts one product of a sale. Counts come from the analytics
+// store (the event stream); the orders_* fields come from PostgreSQL.
+type ProductReport struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ProductId string                 `protobuf:"bytes,1,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Currency  string                 `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
+	TotalQty  int32                  `protobuf:"varint,4,opt,name=total_qty,json=totalQty,proto3" json:"total_qty,omitempty"`
+	// Units in confirmed orders, from the events.
+	UnitsSold int32 `protobuf:"varint,5,opt,name=units_sold,json=unitsSold,proto3" json:"units_sold,omitempty"`
+	// Revenue in minor units, from the events. 64-bit, so the REST JSON
+	// carries it as a string (protojson's rule for 64-bit integers).
+	Revenue int64 `protobuf:"varint,6,opt,name=revenue,proto3" json:"revenue,omitempty"`
+	// Holds made (including holds taken again for a late payment).
+	Holds int32 `protobuf:"varint,7,opt,name=holds,proto3" json:"holds,omitempty"`
+	// Orders confirmed.
+	Confirms int32 `protobuf:"varint,8,opt,name=confirms,proto3" json:"confirms,omitempty"`
+	Releases int32 `protobuf:"varint,9,opt,name=releases,proto3" json:"releases,omitempty"`
+	Expiries int32 `protobuf:"varint,10,opt,name=expiries,proto3" json:"expiries,omitempty"`
+	// Refused reserves and declined payments, by reason (sold_out,
+	// limit_reached, paused, payment_declined, ...).
+	Rejections      map[string]int32 `protobuf:"bytes,11,rep,name=rejections,proto3" json:"rejections,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	RejectionsTotal int32            `protobuf:"varint,12,opt,name=rejections_total,json=rejectionsTotal,proto3" json:"rejections_total,omitempty"`
+	// Payments that arrived too late and must be refunded.
+	RefundsRequired int32 `protobuf:"varint,13,opt,name=refunds_required,json=refundsRequired,proto3" json:"refunds_required,omitempty"`
+	// Confirms divided by holds, 0 when there were no holds.
+	Conversion float64 `protobuf:"fixed64,14,opt,name=conversion,proto3" json:"conversion,omitempty"`
+	// Units and revenue in PostgreSQL orders: the truth.
+	OrdersUnits   int32 `protobuf:"varint,15,opt,name=orders_units,json=ordersUnits,proto3" json:"orders_units,omitempty"`
+	OrdersRevenue int64 `protobuf:"varint,16,opt,name=orders_revenue,json=ordersRevenue,proto3" json:"orders_revenue,omitempty"`
+	OrdersCount   int32 `protobuf:"varint,17,opt,name=orders_count,json=ordersCount,proto3" json:"orders_count,omitempty"`
+	// False when the analytics counts and the orders disagree.
+	Consistent    bool `protobuf:"varint,18,opt,name=consistent,proto3" json:"consistent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProductReport) Reset() {
+	*x = ProductReport{}
+	mi := &file_flashsale_v1_admin_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProductReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProductReport) ProtoMessage() {}
+
+func (x *ProductReport) ProtoReflect() protoreflect.Message {
+	mi := &file_flashsale_v1_admin_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProductReport.ProtoReflect.Descriptor instead.
+func (*ProductReport) Descriptor() ([]byte, []int) {
+	return file_flashsale_v1_admin_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ProductReport) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *ProductReport) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ProductReport) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *ProductReport) GetTotalQty() int32 {
+	if x != nil {
+		return x.TotalQty
+	}
+	return 0
+}
+
+func (x *ProductReport) GetUnitsSold() int32 {
+	if x != nil {
+		return x.UnitsSold
+	}
+	return 0
+}
+
+func (x *ProductReport) GetRevenue() int64 {
+	if x != nil {
+		return x.Revenue
+	}
+	return 0
+}
+
+func (x *ProductReport) GetHolds() int32 {
+	if x != nil {
+		return x.Holds
+	}
+	return 0
+}
+
+func (x *ProductReport) GetConfirms() int32 {
+	if x != nil {
+		return x.Confirms
+	}
+	return 0
+}
+
+func (x *ProductReport) GetReleases() int32 {
+	if x != nil {
+		return x.Releases
+	}
+	return 0
+}
+
+func (x *ProductReport) GetExpiries() int32 {
+	if x != nil {
+		return x.Expiries
+	}
+	return 0
+}
+
+func (x *ProductReport) GetRejections() map[string]int32 {
+	if x != nil {
+		return x.Rejections
+	}
+	return nil
+}
+
+func (x *ProductReport) GetRejectionsTotal() int32 {
+	if x != nil {
+		return x.RejectionsTotal
+	}
+	return 0
+}
+
+func (x *ProductReport) GetRefundsRequired() int32 {
+	if x != nil {
+		return x.RefundsRequired
+	}
+	return 0
+}
+
+func (x *ProductReport) GetConversion() float64 {
+	if x != nil {
+		return x.Conversion
+	}
+	return 0
+}
+
+func (x *ProductReport) GetOrdersUnits() int32 {
+	if x != nil {
+		return x.OrdersUnits
+	}
+	return 0
+}
+
+func (x *ProductReport) GetOrdersRevenue() int64 {
+	if x != nil {
+		return x.OrdersRevenue
+	}
+	return 0
+}
+
+func (x *ProductReport) GetOrdersCount() int32 {
+	if x != nil {
+		return x.OrdersCount
+	}
+	return 0
+}
+
+func (x *ProductReport) GetConsistent() bool {
+	if x != nil {
+		return x.Consistent
+	}
+	return false
+}
+
 var File_flashsale_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_flashsale_v1_admin_service_proto_rawDesc = "" +
@@ -1018,7 +1346,49 @@ const file_flashsale_v1_admin_service_proto_rawDesc = "" +
 	"\bproducts\x18\x01 \x03(\v2\x15.flashsale.v1.ProductBy\xbaHv\xba\x01k\n" +
 	"\x1aproducts.unique_product_id\x12)productId must be unique within a request\x1a\"this.map(p, p.product_id).unique()\x92\x01\x05\b\x01\x10\xf4\x03R\bproducts\"4\n" +
 	"\x16UpsertProductsResponse\x12\x1a\n" +
-	"\bupserted\x18\x01 \x01(\x05R\bupserted2\xe8\b\n" +
+	"\bupserted\x18\x01 \x01(\x05R\bupserted\"X\n" +
+	"\x14GetSaleReportRequest\x12@\n" +
+	"\asale_id\x18\x01 \x01(\tB'\xbaH$r\"2 ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$R\x06saleId\"\x86\x02\n" +
+	"\x15GetSaleReportResponse\x12\x17\n" +
+	"\asale_id\x18\x01 \x01(\tR\x06saleId\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x127\n" +
+	"\bproducts\x18\x03 \x03(\v2\x1b.flashsale.v1.ProductReportR\bproducts\x12\x1e\n" +
+	"\n" +
+	"consistent\x18\x04 \x01(\bR\n" +
+	"consistent\x12$\n" +
+	"\rdiscrepancies\x18\x05 \x03(\tR\rdiscrepancies\x12=\n" +
+	"\fgenerated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vgeneratedAt\"\xad\x05\n" +
+	"\rProductReport\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x01 \x01(\tR\tproductId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bcurrency\x18\x03 \x01(\tR\bcurrency\x12\x1b\n" +
+	"\ttotal_qty\x18\x04 \x01(\x05R\btotalQty\x12\x1d\n" +
+	"\n" +
+	"units_sold\x18\x05 \x01(\x05R\tunitsSold\x12\x18\n" +
+	"\arevenue\x18\x06 \x01(\x03R\arevenue\x12\x14\n" +
+	"\x05holds\x18\a \x01(\x05R\x05holds\x12\x1a\n" +
+	"\bconfirms\x18\b \x01(\x05R\bconfirms\x12\x1a\n" +
+	"\breleases\x18\t \x01(\x05R\breleases\x12\x1a\n" +
+	"\bexpiries\x18\n" +
+	" \x01(\x05R\bexpiries\x12K\n" +
+	"\n" +
+	"rejections\x18\v \x03(\v2+.flashsale.v1.ProductReport.RejectionsEntryR\n" +
+	"rejections\x12)\n" +
+	"\x10rejections_total\x18\f \x01(\x05R\x0frejectionsTotal\x12)\n" +
+	"\x10refunds_required\x18\r \x01(\x05R\x0frefundsRequired\x12\x1e\n" +
+	"\n" +
+	"conversion\x18\x0e \x01(\x01R\n" +
+	"conversion\x12!\n" +
+	"\forders_units\x18\x0f \x01(\x05R\vordersUnits\x12%\n" +
+	"\x0eorders_revenue\x18\x10 \x01(\x03R\rordersRevenue\x12!\n" +
+	"\forders_count\x18\x11 \x01(\x05R\vordersCount\x12\x1e\n" +
+	"\n" +
+	"consistent\x18\x12 \x01(\bR\n" +
+	"consistent\x1a=\n" +
+	"\x0fRejectionsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x012\xf6\t\n" +
 	"\fAdminService\x12\x83\x01\n" +
 	"\x0fCreateFlashSale\x12$.flashsale.v1.CreateFlashSaleRequest\x1a%.flashsale.v1.CreateFlashSaleResponse\"#\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/api/admin/flash-sale\x90\x02\x02\x12\x81\x01\n" +
 	"\fGetFlashSale\x12!.flashsale.v1.GetFlashSaleRequest\x1a\".flashsale.v1.GetFlashSaleResponse\"*\x82\xd3\xe4\x93\x02!\x12\x1f/api/admin/flash-sale/{sale_id}\x90\x02\x01\x12~\n" +
@@ -1026,7 +1396,8 @@ const file_flashsale_v1_admin_service_proto_rawDesc = "" +
 	"\x13RescheduleFlashSale\x12(.flashsale.v1.RescheduleFlashSaleRequest\x1a).flashsale.v1.RescheduleFlashSaleResponse\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/api/admin/flash-sale/{sale_id}/reschedule\x12\x8d\x01\n" +
 	"\x0ePauseFlashSale\x12#.flashsale.v1.PauseFlashSaleRequest\x1a$.flashsale.v1.PauseFlashSaleResponse\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/api/admin/flash-sale/{sale_id}/pause\x12\x91\x01\n" +
 	"\x0fResumeFlashSale\x12$.flashsale.v1.ResumeFlashSaleRequest\x1a%.flashsale.v1.ResumeFlashSaleResponse\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/api/admin/flash-sale/{sale_id}/resume\x12\x85\x01\n" +
-	"\fEndFlashSale\x12!.flashsale.v1.EndFlashSaleRequest\x1a\".flashsale.v1.EndFlashSaleResponse\".\x82\xd3\xe4\x93\x02(:\x01*\"#/api/admin/flash-sale/{sale_id}/end\x12~\n" +
+	"\fEndFlashSale\x12!.flashsale.v1.EndFlashSaleRequest\x1a\".flashsale.v1.EndFlashSaleResponse\".\x82\xd3\xe4\x93\x02(:\x01*\"#/api/admin/flash-sale/{sale_id}/end\x12\x8b\x01\n" +
+	"\rGetSaleReport\x12\".flashsale.v1.GetSaleReportRequest\x1a#.flashsale.v1.GetSaleReportResponse\"1\x82\xd3\xe4\x93\x02(\x12&/api/admin/flash-sale/{sale_id}/report\x90\x02\x01\x12~\n" +
 	"\x0eUpsertProducts\x12#.flashsale.v1.UpsertProductsRequest\x1a$.flashsale.v1.UpsertProductsResponse\"!\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/api/admin/products\x90\x02\x02B=Z;github.com/flashsale/flashsale/gen/flashsale/v1;flashsalev1b\x06proto3"
 
 var (
@@ -1041,7 +1412,7 @@ func file_flashsale_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_flashsale_v1_admin_service_proto_rawDescData
 }
 
-var file_flashsale_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_flashsale_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_flashsale_v1_admin_service_proto_goTypes = []any{
 	(*SaleLine)(nil),                    // 0: flashsale.v1.SaleLine
 	(*CreateFlashSaleRequest)(nil),      // 1: flashsale.v1.CreateFlashSaleRequest
@@ -1061,46 +1432,55 @@ var file_flashsale_v1_admin_service_proto_goTypes = []any{
 	(*Product)(nil),                     // 15: flashsale.v1.Product
 	(*UpsertProductsRequest)(nil),       // 16: flashsale.v1.UpsertProductsRequest
 	(*UpsertProductsResponse)(nil),      // 17: flashsale.v1.UpsertProductsResponse
-	(*timestamppb.Timestamp)(nil),       // 18: google.protobuf.Timestamp
-	(*FlashSale)(nil),                   // 19: flashsale.v1.FlashSale
-	(*SaleSummary)(nil),                 // 20: flashsale.v1.SaleSummary
+	(*GetSaleReportRequest)(nil),        // 18: flashsale.v1.GetSaleReportRequest
+	(*GetSaleReportResponse)(nil),       // 19: flashsale.v1.GetSaleReportResponse
+	(*ProductReport)(nil),               // 20: flashsale.v1.ProductReport
+	nil,                                 // 21: flashsale.v1.ProductReport.RejectionsEntry
+	(*timestamppb.Timestamp)(nil),       // 22: google.protobuf.Timestamp
+	(*FlashSale)(nil),                   // 23: flashsale.v1.FlashSale
+	(*SaleSummary)(nil),                 // 24: flashsale.v1.SaleSummary
 }
 var file_flashsale_v1_admin_service_proto_depIdxs = []int32{
-	18, // 0: flashsale.v1.CreateFlashSaleRequest.start_time:type_name -> google.protobuf.Timestamp
-	18, // 1: flashsale.v1.CreateFlashSaleRequest.end_time:type_name -> google.protobuf.Timestamp
+	22, // 0: flashsale.v1.CreateFlashSaleRequest.start_time:type_name -> google.protobuf.Timestamp
+	22, // 1: flashsale.v1.CreateFlashSaleRequest.end_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: flashsale.v1.CreateFlashSaleRequest.products:type_name -> flashsale.v1.SaleLine
-	19, // 3: flashsale.v1.GetFlashSaleResponse.sale:type_name -> flashsale.v1.FlashSale
-	18, // 4: flashsale.v1.GetFlashSaleResponse.server_time:type_name -> google.protobuf.Timestamp
-	20, // 5: flashsale.v1.ListFlashSalesResponse.sales:type_name -> flashsale.v1.SaleSummary
-	18, // 6: flashsale.v1.ListFlashSalesResponse.server_time:type_name -> google.protobuf.Timestamp
-	18, // 7: flashsale.v1.RescheduleFlashSaleRequest.start_time:type_name -> google.protobuf.Timestamp
-	18, // 8: flashsale.v1.RescheduleFlashSaleRequest.end_time:type_name -> google.protobuf.Timestamp
-	19, // 9: flashsale.v1.RescheduleFlashSaleResponse.sale:type_name -> flashsale.v1.FlashSale
-	19, // 10: flashsale.v1.PauseFlashSaleResponse.sale:type_name -> flashsale.v1.FlashSale
-	19, // 11: flashsale.v1.ResumeFlashSaleResponse.sale:type_name -> flashsale.v1.FlashSale
-	19, // 12: flashsale.v1.EndFlashSaleResponse.sale:type_name -> flashsale.v1.FlashSale
+	23, // 3: flashsale.v1.GetFlashSaleResponse.sale:type_name -> flashsale.v1.FlashSale
+	22, // 4: flashsale.v1.GetFlashSaleResponse.server_time:type_name -> google.protobuf.Timestamp
+	24, // 5: flashsale.v1.ListFlashSalesResponse.sales:type_name -> flashsale.v1.SaleSummary
+	22, // 6: flashsale.v1.ListFlashSalesResponse.server_time:type_name -> google.protobuf.Timestamp
+	22, // 7: flashsale.v1.RescheduleFlashSaleRequest.start_time:type_name -> google.protobuf.Timestamp
+	22, // 8: flashsale.v1.RescheduleFlashSaleRequest.end_time:type_name -> google.protobuf.Timestamp
+	23, // 9: flashsale.v1.RescheduleFlashSaleResponse.sale:type_name -> flashsale.v1.FlashSale
+	23, // 10: flashsale.v1.PauseFlashSaleResponse.sale:type_name -> flashsale.v1.FlashSale
+	23, // 11: flashsale.v1.ResumeFlashSaleResponse.sale:type_name -> flashsale.v1.FlashSale
+	23, // 12: flashsale.v1.EndFlashSaleResponse.sale:type_name -> flashsale.v1.FlashSale
 	15, // 13: flashsale.v1.UpsertProductsRequest.products:type_name -> flashsale.v1.Product
-	1,  // 14: flashsale.v1.AdminService.CreateFlashSale:input_type -> flashsale.v1.CreateFlashSaleRequest
-	3,  // 15: flashsale.v1.AdminService.GetFlashSale:input_type -> flashsale.v1.GetFlashSaleRequest
-	5,  // 16: flashsale.v1.AdminService.ListFlashSales:input_type -> flashsale.v1.ListFlashSalesRequest
-	7,  // 17: flashsale.v1.AdminService.RescheduleFlashSale:input_type -> flashsale.v1.RescheduleFlashSaleRequest
-	9,  // 18: flashsale.v1.AdminService.PauseFlashSale:input_type -> flashsale.v1.PauseFlashSaleRequest
-	11, // 19: flashsale.v1.AdminService.ResumeFlashSale:input_type -> flashsale.v1.ResumeFlashSaleRequest
-	13, // 20: flashsale.v1.AdminService.EndFlashSale:input_type -> flashsale.v1.EndFlashSaleRequest
-	16, // 21: flashsale.v1.AdminService.UpsertProducts:input_type -> flashsale.v1.UpsertProductsRequest
-	2,  // 22: flashsale.v1.AdminService.CreateFlashSale:output_type -> flashsale.v1.CreateFlashSaleResponse
-	4,  // 23: flashsale.v1.AdminService.GetFlashSale:output_type -> flashsale.v1.GetFlashSaleResponse
-	6,  // 24: flashsale.v1.AdminService.ListFlashSales:output_type -> flashsale.v1.ListFlashSalesResponse
-	8,  // 25: flashsale.v1.AdminService.RescheduleFlashSale:output_type -> flashsale.v1.RescheduleFlashSaleResponse
-	10, // 26: flashsale.v1.AdminService.PauseFlashSale:output_type -> flashsale.v1.PauseFlashSaleResponse
-	12, // 27: flashsale.v1.AdminService.ResumeFlashSale:output_type -> flashsale.v1.ResumeFlashSaleResponse
-	14, // 28: flashsale.v1.AdminService.EndFlashSale:output_type -> flashsale.v1.EndFlashSaleResponse
-	17, // 29: flashsale.v1.AdminService.UpsertProducts:output_type -> flashsale.v1.UpsertProductsResponse
-	22, // [22:30] is the sub-list for method output_type
-	14, // [14:22] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	20, // 14: flashsale.v1.GetSaleReportResponse.products:type_name -> flashsale.v1.ProductReport
+	22, // 15: flashsale.v1.GetSaleReportResponse.generated_at:type_name -> google.protobuf.Timestamp
+	21, // 16: flashsale.v1.ProductReport.rejections:type_name -> flashsale.v1.ProductReport.RejectionsEntry
+	1,  // 17: flashsale.v1.AdminService.CreateFlashSale:input_type -> flashsale.v1.CreateFlashSaleRequest
+	3,  // 18: flashsale.v1.AdminService.GetFlashSale:input_type -> flashsale.v1.GetFlashSaleRequest
+	5,  // 19: flashsale.v1.AdminService.ListFlashSales:input_type -> flashsale.v1.ListFlashSalesRequest
+	7,  // 20: flashsale.v1.AdminService.RescheduleFlashSale:input_type -> flashsale.v1.RescheduleFlashSaleRequest
+	9,  // 21: flashsale.v1.AdminService.PauseFlashSale:input_type -> flashsale.v1.PauseFlashSaleRequest
+	11, // 22: flashsale.v1.AdminService.ResumeFlashSale:input_type -> flashsale.v1.ResumeFlashSaleRequest
+	13, // 23: flashsale.v1.AdminService.EndFlashSale:input_type -> flashsale.v1.EndFlashSaleRequest
+	18, // 24: flashsale.v1.AdminService.GetSaleReport:input_type -> flashsale.v1.GetSaleReportRequest
+	16, // 25: flashsale.v1.AdminService.UpsertProducts:input_type -> flashsale.v1.UpsertProductsRequest
+	2,  // 26: flashsale.v1.AdminService.CreateFlashSale:output_type -> flashsale.v1.CreateFlashSaleResponse
+	4,  // 27: flashsale.v1.AdminService.GetFlashSale:output_type -> flashsale.v1.GetFlashSaleResponse
+	6,  // 28: flashsale.v1.AdminService.ListFlashSales:output_type -> flashsale.v1.ListFlashSalesResponse
+	8,  // 29: flashsale.v1.AdminService.RescheduleFlashSale:output_type -> flashsale.v1.RescheduleFlashSaleResponse
+	10, // 30: flashsale.v1.AdminService.PauseFlashSale:output_type -> flashsale.v1.PauseFlashSaleResponse
+	12, // 31: flashsale.v1.AdminService.ResumeFlashSale:output_type -> flashsale.v1.ResumeFlashSaleResponse
+	14, // 32: flashsale.v1.AdminService.EndFlashSale:output_type -> flashsale.v1.EndFlashSaleResponse
+	19, // 33: flashsale.v1.AdminService.GetSaleReport:output_type -> flashsale.v1.GetSaleReportResponse
+	17, // 34: flashsale.v1.AdminService.UpsertProducts:output_type -> flashsale.v1.UpsertProductsResponse
+	26, // [26:35] is the sub-list for method output_type
+	17, // [17:26] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_flashsale_v1_admin_service_proto_init() }
@@ -1116,7 +1496,7 @@ func file_flashsale_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flashsale_v1_admin_service_proto_rawDesc), len(file_flashsale_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -54,6 +54,9 @@ const (
 	// AdminServiceEndFlashSaleProcedure is the fully-qualified name of the AdminService's EndFlashSale
 	// RPC.
 	AdminServiceEndFlashSaleProcedure = "/flashsale.v1.AdminService/EndFlashSale"
+	// AdminServiceGetSaleReportProcedure is the fully-qualified name of the AdminService's
+	// GetSaleReport RPC.
+	AdminServiceGetSaleReportProcedure = "/flashsale.v1.AdminService/GetSaleReport"
 	// AdminServiceUpsertProductsProcedure is the fully-qualified name of the AdminService's
 	// UpsertProducts RPC.
 	AdminServiceUpsertProductsProcedure = "/flashsale.v1.AdminService/UpsertProducts"
@@ -78,6 +81,10 @@ type AdminServiceClient interface {
 	ResumeFlashSale(context.Context, *connect.Request[v1.ResumeFlashSaleRequest]) (*connect.Response[v1.ResumeFlashSaleResponse], error)
 	// EndFlashSale ends a sale early; it cannot be resumed.
 	EndFlashSale(context.Context, *connect.Request[v1.EndFlashSaleRequest]) (*connect.Response[v1.EndFlashSaleResponse], error)
+	// GetSaleReport returns the post-sale report: per product, what the
+	// analytics store counted from the event stream, checked against the
+	// orders in PostgreSQL.
+	GetSaleReport(context.Context, *connect.Request[v1.GetSaleReportRequest]) (*connect.Response[v1.GetSaleReportResponse], error)
 	// UpsertProducts creates or updates catalog products.
 	UpsertProducts(context.Context, *connect.Request[v1.UpsertProductsRequest]) (*connect.Response[v1.UpsertProductsResponse], error)
 }
@@ -138,6 +145,13 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("EndFlashSale")),
 			connect.WithClientOptions(opts...),
 		),
+		getSaleReport: connect.NewClient[v1.GetSaleReportRequest, v1.GetSaleReportResponse](
+			httpClient,
+			baseURL+AdminServiceGetSaleReportProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetSaleReport")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		upsertProducts: connect.NewClient[v1.UpsertProductsRequest, v1.UpsertProductsResponse](
 			httpClient,
 			baseURL+AdminServiceUpsertProductsProcedure,
@@ -157,6 +171,7 @@ type adminServiceClient struct {
 	pauseFlashSale      *connect.Client[v1.PauseFlashSaleRequest, v1.PauseFlashSaleResponse]
 	resumeFlashSale     *connect.Client[v1.ResumeFlashSaleRequest, v1.ResumeFlashSaleResponse]
 	endFlashSale        *connect.Client[v1.EndFlashSaleRequest, v1.EndFlashSaleResponse]
+	getSaleReport       *connect.Client[v1.GetSaleReportRequest, v1.GetSaleReportResponse]
 	upsertProducts      *connect.Client[v1.UpsertProductsRequest, v1.UpsertProductsResponse]
 }
 
@@ -195,6 +210,11 @@ func (c *adminServiceClient) EndFlashSale(ctx context.Context, req *connect.Requ
 	return c.endFlashSale.CallUnary(ctx, req)
 }
 
+// GetSaleReport calls flashsale.v1.AdminService.GetSaleReport.
+func (c *adminServiceClient) GetSaleReport(ctx context.Context, req *connect.Request[v1.GetSaleReportRequest]) (*connect.Response[v1.GetSaleReportResponse], error) {
+	return c.getSaleReport.CallUnary(ctx, req)
+}
+
 // UpsertProducts calls flashsale.v1.AdminService.UpsertProducts.
 func (c *adminServiceClient) UpsertProducts(ctx context.Context, req *connect.Request[v1.UpsertProductsRequest]) (*connect.Response[v1.UpsertProductsResponse], error) {
 	return c.upsertProducts.CallUnary(ctx, req)
@@ -219,6 +239,10 @@ type AdminServiceHandler interface {
 	ResumeFlashSale(context.Context, *connect.Request[v1.ResumeFlashSaleRequest]) (*connect.Response[v1.ResumeFlashSaleResponse], error)
 	// EndFlashSale ends a sale early; it cannot be resumed.
 	EndFlashSale(context.Context, *connect.Request[v1.EndFlashSaleRequest]) (*connect.Response[v1.EndFlashSaleResponse], error)
+	// GetSaleReport returns the post-sale report: per product, what the
+	// analytics store counted from the event stream, checked against the
+	// orders in PostgreSQL.
+	GetSaleReport(context.Context, *connect.Request[v1.GetSaleReportRequest]) (*connect.Response[v1.GetSaleReportResponse], error)
 	// UpsertProducts creates or updates catalog products.
 	UpsertProducts(context.Context, *connect.Request[v1.UpsertProductsRequest]) (*connect.Response[v1.UpsertProductsResponse], error)
 }
@@ -275,6 +299,13 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("EndFlashSale")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetSaleReportHandler := connect.NewUnaryHandler(
+		AdminServiceGetSaleReportProcedure,
+		svc.GetSaleReport,
+		connect.WithSchema(adminServiceMethods.ByName("GetSaleReport")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	adminServiceUpsertProductsHandler := connect.NewUnaryHandler(
 		AdminServiceUpsertProductsProcedure,
 		svc.UpsertProducts,
@@ -298,6 +329,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceResumeFlashSaleHandler.ServeHTTP(w, r)
 		case AdminServiceEndFlashSaleProcedure:
 			adminServiceEndFlashSaleHandler.ServeHTTP(w, r)
+		case AdminServiceGetSaleReportProcedure:
+			adminServiceGetSaleReportHandler.ServeHTTP(w, r)
 		case AdminServiceUpsertProductsProcedure:
 			adminServiceUpsertProductsHandler.ServeHTTP(w, r)
 		default:
@@ -335,6 +368,10 @@ func (UnimplementedAdminServiceHandler) ResumeFlashSale(context.Context, *connec
 
 func (UnimplementedAdminServiceHandler) EndFlashSale(context.Context, *connect.Request[v1.EndFlashSaleRequest]) (*connect.Response[v1.EndFlashSaleResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flashsale.v1.AdminService.EndFlashSale is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetSaleReport(context.Context, *connect.Request[v1.GetSaleReportRequest]) (*connect.Response[v1.GetSaleReportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flashsale.v1.AdminService.GetSaleReport is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) UpsertProducts(context.Context, *connect.Request[v1.UpsertProductsRequest]) (*connect.Response[v1.UpsertProductsResponse], error) {
