@@ -55,6 +55,9 @@ type Options struct {
 
 // New connects to PostgreSQL and Redis and builds the services.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*App, error) {
+	if err := ResolveSecrets(ctx, &cfg); err != nil {
+		return nil, err
+	}
 	if o.Migrate {
 		if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
 			return nil, err

@@ -34,6 +34,21 @@ type Config struct {
 	RateLimitPerSecond   int           // RATE_LIMIT_PER_SECOND, per user, 0 disables
 	RateLimitBurst       int           // RATE_LIMIT_BURST
 	LogLevel             string        // LOG_LEVEL: debug, info, warn, error
+
+	// In AWS the connection settings come as secrets plus endpoints, so no
+	// password sits in the function's environment; app.ResolveSecrets turns
+	// them into the URLs above at cold start.
+	DB                 SecretDB // DB_SECRET_ARN, DB_PROXY_ENDPOINT, DB_PORT, DB_NAME
+	Analytics          SecretDB // ANALYTICS_DB_SECRET_ARN, _ENDPOINT, _PORT, _NAME
+	RedisAuthSecretARN string   // REDIS_AUTH_SECRET_ARN: the AUTH token of REDIS_URL
+}
+
+// SecretDB locates a database whose credentials live in Secrets Manager.
+type SecretDB struct {
+	SecretARN string
+	Endpoint  string
+	Port      string
+	Name      string
 }
 
 // Load reads the environment. It fails on values it cannot parse rather than
@@ -61,6 +76,12 @@ func Load() (Config, error) {
 		LogLevel:           r.str("LOG_LEVEL", "info"),
 	}
 	c.RedisCluster = r.str("REDIS_CLUSTER", "false") == "true"
+	c.DB = SecretDB{SecretARN: r.str("DB_SECRET_ARN", ""), Endpoint: r.str("DB_PROXY_ENDPOINT", ""),
+		Port: r.str("DB_PORT", "5432"), Name: r.str("DB_NAME", "flashsale")}
+	c.Analytics = SecretDB{SecretARN: r.str("ANALYTICS_DB_SECRET_ARN", ""),
+		Endpoint: r.str("ANALYTICS_DB_ENDPOINT", ""), Port: r.str("ANALYTICS_DB_PORT", "5439"),
+		Name: r.str("ANALYTICS_DB_NAME", "flashsale_analytics")}
+	c.RedisAuthSecretARN = r.str("REDIS_AUTH_SECRET_ARN", "")
 	c.LocalEvents = r.str("LOCAL_EVENTS", "true") == "true"
 	if r.err != nil {
 		return Config{}, r.err
