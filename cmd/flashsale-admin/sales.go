@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -51,11 +50,6 @@ func bindCreate(fs *flag.FlagSet) action {
 		req, err := adminclient.ReadSale(*file)
 		if err != nil {
 			return err
-		}
-		if end := req.GetEndTime().AsTime(); end.Before(time.Now()) {
-			// Allowed, as the API allows it, but rarely meant.
-			fmt.Fprintf(s.warn, "warning: %s: endTime %s is in the past; "+
-				"the sale will be ENDED at once\n", *file, end.Format(time.RFC3339))
 		}
 		res, err := send(ctx, req, s.client.CreateFlashSale)
 		if err != nil {

@@ -34,6 +34,8 @@ type Orders interface {
 	Abort(ctx context.Context, holdID string) (aborted bool, err error)
 	// ByHold returns the order of a hold, if there is one.
 	ByHold(ctx context.Context, holdID string) (Order, bool, error)
+	// ByPayment returns the order a payment paid for, if there is one.
+	ByPayment(ctx context.Context, paymentID string) (Order, bool, error)
 }
 
 // PaymentStatus is what the provider says about a payment.

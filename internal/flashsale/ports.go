@@ -14,18 +14,23 @@ type Catalog interface {
 
 // SaleStore is the source of truth for sales (PostgreSQL).
 type SaleStore interface {
-	// CreateSale inserts a sale and its lines in one transaction. When the id
-	// exists it writes nothing and returns the stored sale with created false.
-	CreateSale(ctx context.Context, s *Sale) (stored *Sale, created bool, err error)
+	// CreateSale inserts a sale and its lines in one transaction and runs
+	// apply on the stored sale before the commit; an error from apply rolls
+	// the insert back. When the id exists it writes nothing, skips apply and
+	// returns the stored sale with created false.
+	CreateSale(ctx context.Context, s *Sale, apply func(*Sale) error) (stored *Sale, created bool, err error)
 	// Sale returns one sale with its lines; KindNotFound when absent.
 	Sale(ctx context.Context, id string) (*Sale, error)
 	// Sales returns every sale with its lines, newest start first.
 	Sales(ctx context.Context) ([]*Sale, error)
 	// SetState changes a sale's admin state when its current state is one of
-	// from, and returns the sale after the change.
-	SetState(ctx context.Context, id string, to State, from ...State) (*Sale, error)
-	// Reschedule moves the window of a sale that has not started at now.
-	Reschedule(ctx context.Context, id string, start, end, now time.Time) (*Sale, error)
+	// from (a sale already in state to is not an error), runs apply on the
+	// sale after the change while holding the sale's lock, and commits only
+	// if apply succeeds. Changes of one sale are so applied in commit order.
+	SetState(ctx context.Context, id string, to State, apply func(*Sale) error, from ...State) (*Sale, error)
+	// Reschedule moves the window of a sale that has not started at now and
+	// runs apply like SetState.
+	Reschedule(ctx context.Context, id string, start, end, now time.Time, apply func(*Sale) error) (*Sale, error)
 }
 
 // SaleCache is the read side of sales in Redis: per-product stock and meta
@@ -42,4 +47,9 @@ type SaleCache interface {
 	Sales(ctx context.Context) ([]*Sale, error)
 	// Available returns available units per product id of a sale.
 	Available(ctx context.Context, s *Sale) (map[string]int, error)
+	// Loaded reports whether the cache still holds what the last MarkLoaded
+	// saw; false after Redis restarted empty.
+	Loaded(ctx context.Context) (bool, error)
+	// MarkLoaded records that every live sale has been loaded.
+	MarkLoaded(ctx context.Context) error
 }

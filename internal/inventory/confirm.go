@@ -36,6 +36,15 @@ func (s *Service) Confirm(ctx context.Context, userID, saleID, holdID, paymentID
 	if err := s.verifyPayment(ctx, h, paymentID); err != nil {
 		return flashsale.Order{}, err
 	}
+	// A payment that already paid for another hold would be refused by the
+	// database only after the hold moved to CONFIRMING, stranding it until
+	// the sweeper's grace period ends; refuse it while the hold is free.
+	if o, used, err := s.orders.ByPayment(ctx, paymentID); err != nil {
+		return flashsale.Order{}, err
+	} else if used && o.HoldID != holdID {
+		return flashsale.Order{}, flashsale.Errorf(flashsale.KindConflict,
+			flashsale.ReasonPaymentUsed, "payment %s already paid for another order", paymentID)
+	}
 	return s.place(ctx, r, paymentID)
 }
 

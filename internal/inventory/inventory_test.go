@@ -477,3 +477,64 @@ func TestCrashBetweenDatabaseAndRedisIsResolved(t *testing.T) {
 		}
 	}
 }
+
+func TestReplayedKeyAnswersWithTheHoldAsItIsNow(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, testenv.Config(t))
+	sl := testenv.Sale(t, s.app, 2, 10)
+	p := sl.Lines[0].ProductID
+	reserve := func(key string, qty int32) (*flashsalev1.ReserveResponse, error) {
+		req := as(t, s, "U1", &flashsalev1.ReserveRequest{SaleId: sl.ID, ProductId: p, Quantity: qty})
+		req.Header().Set("Idempotency-Key", key)
+		res, err := s.shopper.Reserve(context.Background(), req)
+		if err != nil {
+			return nil, err
+		}
+		return res.Msg, nil
+	}
+	first, err := reserve("k1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = reserve("k1", 2)
+	wantErr(t, err, connect.CodeAlreadyExists, flashsale.ReasonIdempotencyReused)
+	if err := s.release(t, sl.ID, "U1", first.GetReservationId()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = reserve("k1", 1)
+	wantErr(t, err, connect.CodeFailedPrecondition, flashsale.ReasonAlreadyReleased)
+
+	second, err := reserve("k2", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.confirm(t, sl.ID, "U1", second.GetReservationId(), s.pay(t, 600, "")); err != nil {
+		t.Fatal(err)
+	}
+	again, err := reserve("k2", 1)
+	if err != nil || again.GetStatus() != "CONFIRMED" || again.GetReservationId() != second.GetReservationId() {
+		t.Fatalf("replay of a confirmed hold: got %v %v, want CONFIRMED %s", again, err,
+			second.GetReservationId())
+	}
+}
+
+func TestPaymentOfAnotherOrderLeavesTheHoldFree(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, testenv.Config(t))
+	sl := testenv.Sale(t, s.app, 2, 10)
+	p := sl.Lines[0].ProductID
+	one, _ := s.reserve(t, sl.ID, p, "U1", 1)
+	two, _ := s.reserve(t, sl.ID, p, "U1", 1)
+	pay := s.pay(t, 600, "")
+	if _, err := s.confirm(t, sl.ID, "U1", one.GetReservationId(), pay); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.confirm(t, sl.ID, "U1", two.GetReservationId(), pay)
+	wantErr(t, err, connect.CodeAlreadyExists, flashsale.ReasonPaymentUsed)
+	if err := s.release(t, sl.ID, "U1", two.GetReservationId()); err != nil {
+		t.Fatalf("release after a refused payment: %v", err)
+	}
+	if c := s.counters(t, sl.ID, p); c.Held != 0 || c.Sold != 1 || c.Available != 9 {
+		t.Fatalf("counters %+v, want sold 1, available 9", c)
+	}
+}

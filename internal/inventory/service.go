@@ -92,7 +92,31 @@ func (s *Service) Reserve(ctx context.Context, in ReserveInput) (Reservation, er
 	if err := reserveError(in, out); err != nil {
 		return Reservation{}, err
 	}
+	if out.Result == flashsale.Replayed {
+		if err := replayError(in, out.Hold); err != nil {
+			return Reservation{}, err
+		}
+	}
 	return Reservation{Hold: out.Hold, Remaining: out.Remaining}, nil
+}
+
+// replayError decides what a retried reserve answers. The same request gets
+// its hold back while the hold lives (or became an order); a key reused for
+// another quantity, or whose hold is gone, is refused rather than reported
+// as a hold that holds nothing.
+func replayError(in ReserveInput, h flashsale.Hold) error {
+	switch {
+	case h.Qty != in.Qty:
+		return flashsale.Errorf(flashsale.KindConflict, flashsale.ReasonIdempotencyReused,
+			"Idempotency-Key was used for a reservation of %d units, not %d", h.Qty, in.Qty)
+	case h.State == flashsale.HoldReleased:
+		return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonAlreadyReleased,
+			"Idempotency-Key belongs to reservation %s, which was released", h.HoldID)
+	case h.State == flashsale.HoldExpired || h.State == flashsale.HoldDiscarded:
+		return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonReservationExpired,
+			"Idempotency-Key belongs to reservation %s, which expired", h.HoldID)
+	}
+	return nil
 }
 
 // reserveError turns a refused reserve into the error the shopper sees.

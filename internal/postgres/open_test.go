@@ -196,7 +196,7 @@ func writeAndRead(ctx context.Context, pool *pgxpool.Pool, id string) error {
 		Lines: []flashsale.Line{{ProductID: id, Name: product.Name, Currency: "USD",
 			TotalQty: 3, OriginalPriceMinor: 1000, SalePriceMinor: 900}}}
 	sales := postgres.NewSaleStore(pool)
-	if _, created, err := sales.CreateSale(ctx, sale); err != nil || !created {
+	if _, created, err := sales.CreateSale(ctx, sale, func(*flashsale.Sale) error { return nil }); err != nil || !created {
 		return fmt.Errorf("create sale: created %v, %w", created, err)
 	}
 	orders := postgres.NewOrderStore(pool)

@@ -122,11 +122,21 @@ func (s *OrderStore) Abort(ctx context.Context, holdID string) (bool, error) {
 
 // ByHold returns the order of a hold.
 func (s *OrderStore) ByHold(ctx context.Context, holdID string) (flashsale.Order, bool, error) {
+	return s.orderWhere(ctx, "reservation_id", holdID)
+}
+
+// ByPayment returns the order a payment paid for.
+func (s *OrderStore) ByPayment(ctx context.Context, paymentID string) (flashsale.Order, bool, error) {
+	return s.orderWhere(ctx, "payment_id", paymentID)
+}
+
+// orderWhere reads the order whose unique column equals value.
+func (s *OrderStore) orderWhere(ctx context.Context, column, value string) (flashsale.Order, bool, error) {
 	var o flashsale.Order
 	err := s.db.QueryRow(ctx, `
 		SELECT order_id, user_id, sale_id, product_id, reservation_id, payment_id,
 		       quantity, amount, currency, created_at
-		FROM orders WHERE reservation_id = $1`, holdID).Scan(
+		FROM orders WHERE `+column+` = $1`, value).Scan(
 		&o.ID, &o.UserID, &o.SaleID, &o.ProductID, &o.HoldID, &o.PaymentID,
 		&o.Qty, &o.AmountMinor, &o.Currency, &o.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,13 +20,16 @@ var _ flashsale.SaleStore = (*SaleStore)(nil)
 // NewSaleStore returns a sale store on a pool.
 func NewSaleStore(db *pgxpool.Pool) *SaleStore { return &SaleStore{db: db} }
 
-// CreateSale inserts the sale and its lines, or returns the stored sale when
-// the id exists. Concurrent creates of one id race on the primary key; the
-// loser reads the winner's sale.
+// CreateSale inserts the sale and its lines, then runs apply on the stored
+// sale before the commit, or returns the stored sale when the id exists.
+// Concurrent creates of one id race on the primary key; the loser reads the
+// winner's sale.
 func (s *SaleStore) CreateSale(
 	ctx context.Context,
 	sale *flashsale.Sale,
+	apply func(*flashsale.Sale) error,
 ) (*flashsale.Sale, bool, error) {
+	var stored *flashsale.Sale
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO flash_sales
@@ -51,7 +55,13 @@ func (s *SaleStore) CreateSale(
 				sale.ID, l.ProductID, l.TotalQty, l.OriginalPriceMinor, l.SalePriceMinor,
 				l.Currency)
 		}
-		return tx.SendBatch(ctx, b).Close()
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		if stored, err = one(ctx, tx, sale.ID); err != nil {
+			return err
+		}
+		return apply(stored)
 	})
 	if errors.Is(err, errSaleExists) {
 		stored, err := s.Sale(ctx, sale.ID)
@@ -60,8 +70,7 @@ func (s *SaleStore) CreateSale(
 	if err != nil {
 		return nil, false, translate(err)
 	}
-	stored, err := s.Sale(ctx, sale.ID)
-	return stored, true, err
+	return stored, true, nil
 }
 
 var errSaleExists = errors.New("sale exists")
@@ -71,7 +80,16 @@ const saleColumns = `sale_id, start_time, end_time, discount_percent, per_user_l
 
 // Sale returns one sale with its lines.
 func (s *SaleStore) Sale(ctx context.Context, id string) (*flashsale.Sale, error) {
-	sales, err := s.query(ctx, `WHERE sale_id = $1`, id)
+	return one(ctx, s.db, id)
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func one(ctx context.Context, q querier, id string) (*flashsale.Sale, error) {
+	sales, err := query(ctx, q, `WHERE sale_id = $1`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -84,12 +102,12 @@ func (s *SaleStore) Sale(ctx context.Context, id string) (*flashsale.Sale, error
 
 // Sales returns every sale, newest start first.
 func (s *SaleStore) Sales(ctx context.Context) ([]*flashsale.Sale, error) {
-	return s.query(ctx, ``)
+	return query(ctx, s.db, ``)
 }
 
 // query reads sales matching a WHERE clause, then their lines in one query.
-func (s *SaleStore) query(ctx context.Context, where string, args ...any) ([]*flashsale.Sale, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+saleColumns+` FROM flash_sales `+where+
+func query(ctx context.Context, q querier, where string, args ...any) ([]*flashsale.Sale, error) {
+	rows, err := q.Query(ctx, `SELECT `+saleColumns+` FROM flash_sales `+where+
 		` ORDER BY start_time DESC, sale_id`, args...)
 	if err != nil {
 		return nil, translate(err)
@@ -114,11 +132,11 @@ func (s *SaleStore) query(ctx context.Context, where string, args ...any) ([]*fl
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return sales, s.attachLines(ctx, byID, ids)
+	return sales, attachLines(ctx, q, byID, ids)
 }
 
-func (s *SaleStore) attachLines(ctx context.Context, byID map[string]*flashsale.Sale, ids []string) error {
-	rows, err := s.db.Query(ctx, `
+func attachLines(ctx context.Context, q querier, byID map[string]*flashsale.Sale, ids []string) error {
+	rows, err := q.Query(ctx, `
 		SELECT l.sale_id, l.product_id, p.name, l.currency, l.total_qty,
 		       l.original_price, l.sale_price, l.sold
 		FROM flash_sale_products l JOIN products p USING (product_id)
@@ -138,41 +156,77 @@ func (s *SaleStore) attachLines(ctx context.Context, byID map[string]*flashsale.
 	return translate(err)
 }
 
-// SetState moves a sale to state to when its state is one of from, and
-// writes the change's event in the same transaction. A sale already in
-// state to changes nothing and makes no event.
+// SetState moves a sale to state to when its state is one of from, writes
+// the change's event, and runs apply on the changed sale, all under the
+// sale's row lock and before the commit. Admin changes of one sale are so
+// applied to Redis in the order PostgreSQL commits them, and a failed apply
+// leaves both unchanged. A sale already in state to makes no event, but is
+// applied again, which repairs a Redis that missed an earlier change.
 func (s *SaleStore) SetState(
 	ctx context.Context,
 	id string,
 	to flashsale.State,
+	apply func(*flashsale.Sale) error,
 	from ...flashsale.State,
 ) (*flashsale.Sale, error) {
-	var changed bool
+	var sale *flashsale.Sale
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var was flashsale.State
-		err := tx.QueryRow(ctx, `
-			UPDATE flash_sales AS f SET state = $2, updated_at = now()
-			FROM (SELECT sale_id, state FROM flash_sales WHERE sale_id = $1 FOR UPDATE) AS old
-			WHERE f.sale_id = old.sale_id AND old.state = ANY($3)
-			RETURNING old.state`, id, string(to), states(from)).Scan(&was)
-		if errors.Is(err, pgx.ErrNoRows) || err == nil && was == to {
-			return nil
-		}
+		was, err := lockSale(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		changed = true
-		return saleEvent(ctx, tx, stateEvent(to), id)
+		if was != to {
+			if !slices.Contains(from, was) {
+				return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonSaleNotActive,
+					"sale %s is %s and cannot be %s", id, statusWord(was), verb(to))
+			}
+			if _, err := tx.Exec(ctx, `UPDATE flash_sales SET state = $2, updated_at = now()
+				WHERE sale_id = $1`, id, string(to)); err != nil {
+				return err
+			}
+			if err := saleEvent(ctx, tx, stateEvent(to), id); err != nil {
+				return err
+			}
+		}
+		if sale, err = one(ctx, tx, id); err != nil {
+			return err
+		}
+		return apply(sale)
 	})
-	if err != nil {
-		return nil, translate(err)
+	return sale, translate(err)
+}
+
+// lockSale takes the sale's row lock for the transaction and returns its state.
+func lockSale(ctx context.Context, tx pgx.Tx, id string) (flashsale.State, error) {
+	var state flashsale.State
+	err := tx.QueryRow(ctx, `SELECT state FROM flash_sales WHERE sale_id = $1 FOR UPDATE`,
+		id).Scan(&state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", flashsale.Errorf(flashsale.KindNotFound, flashsale.ReasonSaleNotFound,
+			"sale %s not found", id)
 	}
-	sale, err := s.Sale(ctx, id)
-	if err != nil || changed || sale.State == to {
-		return sale, err
+	return state, err
+}
+
+// statusWord names an admin state in the words clients see.
+func statusWord(s flashsale.State) string {
+	if s == flashsale.StateEnded {
+		return "ENDED"
 	}
-	return nil, flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonSaleNotActive,
-		"sale %s is %s and cannot become %s", id, sale.State, to)
+	if s == flashsale.StatePaused {
+		return "PAUSED"
+	}
+	return "not paused"
+}
+
+func verb(to flashsale.State) string {
+	switch to {
+	case flashsale.StatePaused:
+		return "paused"
+	case flashsale.StateEnded:
+		return "ended"
+	}
+	return "resumed"
 }
 
 // stateEvent names the event of a move to state to: scheduled is only ever
@@ -195,22 +249,33 @@ func states(ss []flashsale.State) []string {
 	return out
 }
 
-// Reschedule moves the window of a sale that has not started at now.
+// Reschedule moves the window of a sale that has not started at now and
+// runs apply on the moved sale before the commit, under the row lock.
 func (s *SaleStore) Reschedule(
 	ctx context.Context,
 	id string,
 	start, end, now time.Time,
+	apply func(*flashsale.Sale) error,
 ) (*flashsale.Sale, error) {
-	tag, err := s.db.Exec(ctx, `
-		UPDATE flash_sales SET start_time = $2, end_time = $3, updated_at = now()
-		WHERE sale_id = $1 AND start_time > $4 AND state <> 'ended'`, id, start, end, now)
-	if err != nil {
-		return nil, translate(err)
-	}
-	sale, err := s.Sale(ctx, id)
-	if err != nil || tag.RowsAffected() == 1 {
-		return sale, err
-	}
-	return nil, flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonSaleNotUpcoming,
-		"sale %s has started or ended; only upcoming sales can be rescheduled", id)
+	var sale *flashsale.Sale
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := lockSale(ctx, tx, id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE flash_sales SET start_time = $2, end_time = $3, updated_at = now()
+			WHERE sale_id = $1 AND start_time > $4 AND state <> 'ended'`, id, start, end, now)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonSaleNotUpcoming,
+				"sale %s has started or ended; only upcoming sales can be rescheduled", id)
+		}
+		if sale, err = one(ctx, tx, id); err != nil {
+			return err
+		}
+		return apply(sale)
+	})
+	return sale, translate(err)
 }

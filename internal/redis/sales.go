@@ -180,3 +180,18 @@ func cacheDown(err error) error {
 	}
 	return flashsale.Unavailable("redis", err)
 }
+
+// loadedKey marks a cache that holds every live sale. Redis restarting empty
+// drops it, which tells the sweeper to load the sales again.
+const loadedKey = "fs:loaded"
+
+// Loaded reports whether the marker set by MarkLoaded is still there.
+func (s *SaleCache) Loaded(ctx context.Context) (bool, error) {
+	n, err := s.c.Exists(ctx, loadedKey).Result()
+	return n == 1, cacheDown(err)
+}
+
+// MarkLoaded sets the marker.
+func (s *SaleCache) MarkLoaded(ctx context.Context) error {
+	return cacheDown(s.c.Set(ctx, loadedKey, time.Now().UTC().Format(time.RFC3339), 0).Err())
+}

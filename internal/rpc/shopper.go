@@ -105,11 +105,20 @@ func (s *shopperServer) Reserve(
 	return connect.NewResponse(&flashsalev1.ReserveResponse{
 		ReservationId: r.Hold.HoldID,
 		ExpiresAt:     ts(r.Hold.Deadline),
-		Status:        "RESERVED",
+		Status:        reservationStatus(r.Hold.State),
 		Amount:        int32(r.Hold.AmountMinor),
 		Currency:      r.Hold.Currency,
 		RemainingQty:  int32(r.Remaining),
 	}), nil
+}
+
+// reservationStatus is RESERVED for a live hold and CONFIRMED once a retried
+// reserve finds that its hold became an order.
+func reservationStatus(state flashsale.HoldState) string {
+	if state == flashsale.HoldConfirmed {
+		return "CONFIRMED"
+	}
+	return "RESERVED"
 }
 
 func (s *shopperServer) Confirm(

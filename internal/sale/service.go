@@ -53,15 +53,22 @@ type LineInput struct {
 	TotalQty  int
 }
 
-// Create writes the sale to PostgreSQL, then loads it into Redis. The same
-// request again only reloads Redis (which never resets stock), so a create
-// that failed after the commit is finished by its retry.
+// Create writes the sale to PostgreSQL and loads it into Redis before the
+// commit, so a failure leaves neither changed. The same request again only
+// reloads Redis (which never resets stock).
 func (s *Service) Create(ctx context.Context, in CreateInput) (*flashsale.Sale, error) {
 	want, err := s.newSale(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	stored, created, err := s.store.CreateSale(ctx, want)
+	stored, created, err := s.store.CreateSale(ctx, want, func(sale *flashsale.Sale) error {
+		// Checked here, where the id is known to be new: repeating the
+		// create of a sale that has since ended still succeeds.
+		if !sale.End.After(s.now()) {
+			return flashsale.Invalid("endTime", "must be in the future")
+		}
+		return s.cache.Load(ctx, sale)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -69,8 +76,10 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*flashsale.Sale, 
 		return nil, flashsale.Errorf(flashsale.KindConflict, flashsale.ReasonSaleConflict,
 			"sale %s already exists with different terms", in.ID)
 	}
-	if err := s.cache.Load(ctx, stored); err != nil {
-		return nil, err
+	if !created {
+		if err := s.cache.Load(ctx, stored); err != nil {
+			return nil, err
+		}
 	}
 	s.log.InfoContext(ctx, "sale loaded", "sale_id", stored.ID, "created", created,
 		"products", len(stored.Lines))
@@ -103,10 +112,15 @@ func (s *Service) newSale(ctx context.Context, in CreateInput) (*flashsale.Sale,
 			e.Field = fmt.Sprintf("products[%d].productId", i)
 			return nil, e
 		}
+		price := flashsale.SalePriceMinor(p.BasePriceMinor, in.DiscountPercent)
+		if price == 0 {
+			return nil, flashsale.Invalid("discountPercent",
+				"%d%% off %s (%d minor units) leaves nothing to pay", in.DiscountPercent, p.ID,
+				p.BasePriceMinor)
+		}
 		sale.Lines = append(sale.Lines, flashsale.Line{
 			ProductID: p.ID, Name: p.Name, Currency: p.Currency, TotalQty: l.TotalQty,
-			OriginalPriceMinor: p.BasePriceMinor,
-			SalePriceMinor:     flashsale.SalePriceMinor(p.BasePriceMinor, in.DiscountPercent),
+			OriginalPriceMinor: p.BasePriceMinor, SalePriceMinor: price,
 		})
 	}
 	return sale, nil
@@ -156,24 +170,28 @@ func (s *Service) setState(
 	to flashsale.State,
 	from ...flashsale.State,
 ) (*flashsale.Sale, error) {
-	sale, err := s.store.SetState(ctx, id, to, from...)
+	sale, err := s.store.SetState(ctx, id, to, s.updateCache(ctx), from...)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.cache.Update(ctx, sale); err != nil {
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "sale state changed", "sale_id", id, "state", string(to))
 	return sale, nil
 }
 
-// Reschedule moves the window of a sale that has not started.
+// updateCache writes an admin change to Redis inside the store's
+// transaction, so the change commits only if Redis took it.
+func (s *Service) updateCache(ctx context.Context) func(*flashsale.Sale) error {
+	return func(sale *flashsale.Sale) error { return s.cache.Update(ctx, sale) }
+}
+
+// Reschedule moves the window of a sale that has not started to one that
+// ends in the future.
 func (s *Service) Reschedule(ctx context.Context, id string, start, end time.Time) (*flashsale.Sale, error) {
-	sale, err := s.store.Reschedule(ctx, id, start.UTC(), end.UTC(), s.now())
-	if err != nil {
-		return nil, err
+	now := s.now()
+	if !end.After(now) {
+		return nil, flashsale.Invalid("endTime", "must be in the future")
 	}
-	return sale, s.cache.Update(ctx, sale)
+	return s.store.Reschedule(ctx, id, start.UTC(), end.UTC(), now, s.updateCache(ctx))
 }
 
 // Active returns the sales that accept holds now, ending soonest first.
@@ -207,8 +225,22 @@ func (s *Service) Browse(ctx context.Context, id string) (*flashsale.Sale, map[s
 	return sale, avail, s.now(), err
 }
 
+// EnsureLoaded warms Redis when it lost its data (a restart without
+// persistence, a failover to an empty replica), so sales come back without
+// restarting any process. The check is one EXISTS; callers run it on the
+// sweeper's tick.
+func (s *Service) EnsureLoaded(ctx context.Context) (int, error) {
+	ok, err := s.cache.Loaded(ctx)
+	if err != nil || ok {
+		return 0, err
+	}
+	return s.Warm(ctx)
+}
+
 // Warm loads every sale that has not ended from PostgreSQL into Redis, so a
-// Redis that restarted empty serves again. Stock already there is kept.
+// Redis that restarted empty serves again. Stock already there is kept; for
+// a product with no stock key, stock is total minus sold in PostgreSQL (holds
+// that lived only in Redis are gone, and their units with them come back).
 func (s *Service) Warm(ctx context.Context) (int, error) {
 	sales, err := s.store.Sales(ctx)
 	if err != nil {
@@ -224,5 +256,5 @@ func (s *Service) Warm(ctx context.Context) (int, error) {
 		}
 		n++
 	}
-	return n, nil
+	return n, s.cache.MarkLoaded(ctx)
 }

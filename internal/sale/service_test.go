@@ -1,0 +1,167 @@
+package sale_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flashsale/flashsale/internal/app"
+	"github.com/flashsale/flashsale/internal/flashsale"
+	"github.com/flashsale/flashsale/internal/sale"
+	"github.com/flashsale/flashsale/internal/testenv"
+)
+
+// redisState reads the admin state that the reserve script checks.
+func redisState(t *testing.T, a *app.App, s *flashsale.Sale) string {
+	t.Helper()
+	v, err := a.Redis.HGet(context.Background(),
+		"fs:{"+s.ID+":"+s.Lines[0].ProductID+"}:meta", "state").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestConcurrentAdminChangesLeaveBothStoresAgreeing(t *testing.T) {
+	t.Parallel()
+	a := testenv.App(t, testenv.Config(t))
+	ctx := context.Background()
+	for trial := range 5 {
+		s := testenv.Sale(t, a, 2, 10)
+		if _, err := a.Sales.Pause(ctx, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for i := range 30 {
+			wg.Go(func() {
+				switch {
+				case i == 29:
+					_, _ = a.Sales.End(ctx, s.ID)
+				case i%2 == 0:
+					_, _ = a.Sales.Resume(ctx, s.ID)
+				default:
+					_, _ = a.Sales.Pause(ctx, s.ID)
+				}
+			})
+		}
+		wg.Wait()
+		stored, _, err := a.Sales.Get(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cached, _, _, err := a.Sales.Browse(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := redisState(t, a, s); got != string(stored.State) || cached.State != stored.State {
+			t.Fatalf("trial %d: database %s, redis meta %s, redis document %s",
+				trial, stored.State, got, cached.State)
+		}
+	}
+}
+
+func TestAdminChangeWithRedisDownChangesNothing(t *testing.T) {
+	t.Parallel()
+	cfg := testenv.Config(t)
+	good := testenv.App(t, cfg)
+	s := testenv.Sale(t, good, 2, 10)
+	down := cfg
+	down.RedisURL = "redis://127.0.0.1:1/0"
+	bad, err := app.New(context.Background(), down, testenv.Logger(t), app.Options{DBConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	ctx := context.Background()
+
+	if _, err := bad.Sales.Pause(ctx, s.ID); flashsale.ErrorKind(err) != flashsale.KindUnavailable {
+		t.Fatalf("pause with redis down: got %v, want unavailable", err)
+	}
+	stored, _, err := good.Sales.Get(ctx, s.ID)
+	if err != nil || stored.State != flashsale.StateScheduled {
+		t.Fatalf("after failed pause: database state %v %v, want scheduled", stored, err)
+	}
+
+	id := testenv.ID("S")
+	_, err = bad.Sales.Create(ctx, sale.CreateInput{ID: id, Start: time.Now(),
+		End: time.Now().Add(time.Hour), DiscountPercent: 10,
+		Lines: []sale.LineInput{{ProductID: s.Lines[0].ProductID, TotalQty: 1}}})
+	if flashsale.ErrorKind(err) != flashsale.KindUnavailable {
+		t.Fatalf("create with redis down: got %v, want unavailable", err)
+	}
+	if _, _, err := good.Sales.Get(ctx, id); flashsale.ErrorKind(err) != flashsale.KindNotFound {
+		t.Fatalf("sale created while redis was down: got %v, want not found", err)
+	}
+}
+
+func TestEnsureLoadedRestoresAnEmptiedRedis(t *testing.T) {
+	t.Parallel()
+	a := testenv.App(t, testenv.Config(t))
+	ctx := context.Background()
+	s := testenv.Sale(t, a, 2, 10)
+	if _, err := a.Sales.EnsureLoaded(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// What a restart without persistence does to this sale: every key gone,
+	// the loaded marker with them.
+	p := "fs:{" + s.ID + ":" + s.Lines[0].ProductID + "}:"
+	if err := a.Redis.Del(ctx, p+"stock", p+"meta", "fs:loaded").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Redis.HDel(ctx, "fs:sales", s.ID).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := a.Sales.Browse(ctx, s.ID); flashsale.ErrorKind(err) != flashsale.KindNotFound {
+		t.Fatalf("browse after the keys went: got %v, want not found", err)
+	}
+	n, err := a.Sales.EnsureLoaded(ctx)
+	if err != nil || n == 0 {
+		t.Fatalf("ensure loaded: got %d %v, want the sales loaded", n, err)
+	}
+	_, avail, _, err := a.Sales.Browse(ctx, s.ID)
+	if err != nil || avail[s.Lines[0].ProductID] != 10 {
+		t.Fatalf("browse after reload: got %v %v, want 10 available", avail, err)
+	}
+	if n, err := a.Sales.EnsureLoaded(ctx); err != nil || n != 0 {
+		t.Fatalf("second ensure loaded: got %d %v, want 0: nothing to do", n, err)
+	}
+}
+
+func TestCreateRefusesWindowsInThePastAndFreeProducts(t *testing.T) {
+	t.Parallel()
+	a := testenv.App(t, testenv.Config(t))
+	ctx := context.Background()
+	cheap := flashsale.Product{ID: testenv.ID("P"), Name: "Sticker", BasePriceMinor: 1,
+		Currency: "USD"}
+	if err := a.Sales.UpsertProducts(ctx, []flashsale.Product{cheap}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	cases := []struct {
+		name  string
+		in    sale.CreateInput
+		field string
+	}{
+		{"ended window", sale.CreateInput{Start: now.Add(-2 * time.Hour), End: now.Add(-time.Hour),
+			DiscountPercent: 10}, "endTime"},
+		{"free after discount", sale.CreateInput{Start: now, End: now.Add(time.Hour),
+			DiscountPercent: 99}, "discountPercent"},
+	}
+	for _, c := range cases {
+		c.in.ID = testenv.ID("S")
+		c.in.Lines = []sale.LineInput{{ProductID: cheap.ID, TotalQty: 1}}
+		_, err := a.Sales.Create(ctx, c.in)
+		var fe *flashsale.Error
+		if flashsale.ErrorKind(err) != flashsale.KindInvalid || !asError(err, &fe) || fe.Field != c.field {
+			t.Errorf("%s: got %v, want invalid %s", c.name, err, c.field)
+		}
+		if _, _, err := a.Sales.Get(ctx, c.in.ID); flashsale.ErrorKind(err) != flashsale.KindNotFound {
+			t.Errorf("%s: sale exists after a refused create (%v)", c.name, err)
+		}
+	}
+}
+
+func asError(err error, target **flashsale.Error) bool { return errors.As(err, target) }
