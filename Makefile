@@ -56,10 +56,16 @@ stack-down: ## Stop the local stack
 migrate: ## Apply database migrations
 	$(STACK_ENV); go run ./cmd/flashsale-server -migrate-only
 
+# USER and ADMIN count only when given on the command line: every shell
+# exports USER (root, say), and an exported ADMIN must not turn a shopper's
+# token into an admin's.
 .PHONY: token
 token: ## Print a dev token: make -s token USER=U9001, or make -s token ADMIN=1
-	@if [ -n "$(ADMIN)" ]; then go run ./cmd/flashsale-admin token --admin; \
-	 else go run ./cmd/flashsale-admin token --user "$(USER)"; fi
+	@admin='$(if $(filter command line,$(origin ADMIN)),$(ADMIN))'; \
+	 user='$(if $(filter command line,$(origin USER)),$(USER))'; \
+	 if [ -n "$$admin" ]; then go run ./cmd/flashsale-admin token --admin; \
+	 elif [ -n "$$user" ]; then go run ./cmd/flashsale-admin token --user "$$user"; \
+	 else echo 'usage: make -s token USER=<user id>, or make -s token ADMIN=1' >&2; exit 2; fi
 
 $(BUF):
 	npm install --no-save --no-package-lock --no-audit --no-fund --silent \
@@ -80,6 +86,16 @@ lint: $(BUF) ## buf lint, gofmt and go vet
 	$(BUF) lint
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
+
+LOADTEST_FLAGS ?=
+
+.PHONY: loadtest
+loadtest: stack ## Load the server of make run (PORT) with shoppers and baselines; LOADTEST_FLAGS='-preset seed'
+	$(STACK_ENV); go run ./cmd/flashsale-loadtest -server http://127.0.0.1:$(PORT) $(LOADTEST_FLAGS)
+
+.PHONY: bench
+bench: stack ## Go benchmarks of the reserve and browse paths on the local stack
+	$(STACK_ENV); go test -run '^$$' -bench . -benchtime 2s ./internal/redis/ ./internal/inventory/ ./internal/rpc/
 
 .PHONY: soak
 soak: stack ## The randomized invariant test with a million operations (SOAK_OPS)
