@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+
+	"github.com/flashsale/flashsale/internal/rpc"
 )
 
 // TestServerErrors checks that the server's errors come out as the Connect
@@ -44,6 +46,11 @@ func TestServerErrors(t *testing.T) {
 			[]string{"permission_denied", "reason: ADMIN_ROLE_REQUIRED", "lacks the admin role"}},
 		{"server down", closedPort(t), s.token, []string{"list"}, 8,
 			[]string{"unavailable", "is the server running?"}},
+		{"report not found", s.srv.URL, s.token, []string{"report", uniqueID("NOPE")}, 4,
+			[]string{"not_found", "reason: SALE_NOT_FOUND"}},
+		{"report without analytics", withoutReports(t, s), s.token,
+			[]string{"report", uniqueID("ADM-ERR")}, 8,
+			[]string{"unavailable", "analytics store is unavailable"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,6 +59,20 @@ func TestServerErrors(t *testing.T) {
 				tt.code, tt.want...)
 		})
 	}
+}
+
+// withoutReports serves the stack's admin API with no analytics store, as
+// a server without one does, and returns its URL.
+func withoutReports(t *testing.T, s *stack) string {
+	t.Helper()
+	h, err := rpc.NewHandler(rpc.Deps{Sales: s.app.Sales, Inventory: s.app.Inventory,
+		Auth: s.app.Auth, Log: s.app.Log, Ready: s.app.Ready}, rpc.AdminSurface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // rewrite replaces old with new in a file.

@@ -84,6 +84,24 @@ deadline. Pausing a paused sale succeeds; an ended sale cannot be paused
 		examples: []string{"flashsale-admin end FS1001"},
 	},
 	{
+		name: "report", args: "SALE", remote: true, nargs: 1, bind: bindReport,
+		summary: "show the post-sale report of a sale, per product",
+		about: `Per product, what the analytics store counted from the event stream: units
+sold, revenue in minor units of the currency, holds, confirms, releases,
+expiries, payments to refund, conversion (confirms per hold) and rejections
+by reason. Then the orders, units and revenue that PostgreSQL holds, and
+whether the two agree. Events reach the analytics store a moment after the
+orders, so a live sale may disagree briefly; a gap that lasts means lost or
+doubled events. A disagreement is listed, and the exit code stays 0; scripts
+read .consistent from the JSON. A server without an analytics store answers
+unavailable (exit 8).`,
+		examples: []string{
+			"flashsale-admin report FS1001",
+			"flashsale-admin report FS1001 --output json | jq -e .consistent",
+			"flashsale-admin report FS1001 --output json | jq '.products[].unitsSold'",
+		},
+	},
+	{
 		name: "products upsert", args: "-f FILE", remote: true, bind: bindUpsertProducts,
 		summary: "create or update catalog products",
 		about: `The file is JSON or YAML; basePrice is in minor units (1000 USD = 10.00 USD):
@@ -143,6 +161,7 @@ examples:
   flashsale-admin list --status ACTIVE
   flashsale-admin pause FS1001
   flashsale-admin get FS1001 --output json
+  flashsale-admin report FS1001
   FLASHSALE_SERVER=https://admin.example.com FLASHSALE_TOKEN=... flashsale-admin list
 
 Run 'flashsale-admin help COMMAND' for a command's flags and examples.

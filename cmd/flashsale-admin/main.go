@@ -1,8 +1,8 @@
 // Command flashsale-admin runs flash sales through AdminService: it creates
 // sales from JSON or YAML files, lists and shows them, reschedules, pauses,
-// resumes and ends them, upserts catalog products, and mints local
-// development tokens. `flashsale-admin --help` lists the commands, the exit
-// codes and examples.
+// resumes and ends them, reports on them after the sale, upserts catalog
+// products, and mints local development tokens. `flashsale-admin --help`
+// lists the commands, the exit codes and examples.
 package main
 
 import (

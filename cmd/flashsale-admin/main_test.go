@@ -18,8 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/flashsale/flashsale/internal/app"
 	"github.com/flashsale/flashsale/internal/config"
+	"github.com/flashsale/flashsale/internal/events/pipeline"
 	"github.com/flashsale/flashsale/internal/rpc"
 )
 
@@ -31,7 +34,9 @@ import (
 
 // stack is the server that every test shares.
 type stack struct {
+	cfg     config.Config
 	app     *app.App
+	adb     *pgxpool.Pool // the analytics store behind the sale report
 	srv     *httptest.Server
 	handler http.Handler
 	token   string // an admin token minted by the token command
@@ -48,6 +53,9 @@ func TestMain(m *testing.M) {
 	if s := shared.stack; s != nil {
 		s.srv.Close()
 		s.app.Close()
+		if s.adb != nil {
+			s.adb.Close()
+		}
 	}
 	os.Exit(code)
 }
@@ -76,13 +84,20 @@ func startStack() (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &stack{app: a}
+	s := &stack{cfg: cfg, app: a}
 	if err := a.Ready(ctx); err != nil {
 		a.Close()
 		return nil, err
 	}
+	// As the local server does, so that report has an analytics store.
+	if s.adb, err = pipeline.Analytics(ctx, cfg, 2); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Reports = pipeline.Reports(a, s.adb)
 	if s.handler, err = a.Handler(rpc.ShopperSurface | rpc.AdminSurface |
 		rpc.PaymentSimulatorSurface); err != nil {
+		s.adb.Close()
 		a.Close()
 		return nil, err
 	}

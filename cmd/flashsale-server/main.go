@@ -21,7 +21,6 @@ import (
 	"github.com/flashsale/flashsale/internal/config"
 	"github.com/flashsale/flashsale/internal/events/pipeline"
 	"github.com/flashsale/flashsale/internal/flashsale"
-	"github.com/flashsale/flashsale/internal/inventory"
 	"github.com/flashsale/flashsale/internal/postgres"
 	"github.com/flashsale/flashsale/internal/rpc"
 	"github.com/flashsale/flashsale/internal/sale"
@@ -82,8 +81,12 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, seed bool) er
 		go runEvents(ctx, a, adb)
 	}
 
-	srv := &http.Server{Addr: cfg.Addr, Handler: h, ReadHeaderTimeout: 5 * time.Second,
-		Protocols: new(http.Protocols)}
+	// A slow client holds a connection for ReadTimeout at most: without it a
+	// body sent a byte at a time would keep it forever.
+	srv := &http.Server{Addr: cfg.Addr, Handler: h, Protocols: new(http.Protocols),
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10}
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true) // gRPC and buf curl without TLS
 	errc := make(chan error, 1)
@@ -104,30 +107,83 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, seed bool) er
 	return nil
 }
 
+// sweepWarnEvery is how often a sweep failure that persists (Redis down)
+// is logged again; the ticker fails every interval.
+const sweepWarnEvery = 30 * time.Second
+
 // sweep reclaims expired holds on a ticker, so shown availability is at
 // most one interval stale even when nobody reserves that product.
 func sweep(ctx context.Context, a *app.App, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var failures failureLog
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		sales, err := a.Sales.Cached(ctx)
-		if err == nil {
-			var r inventory.SweepResult
-			r, err = a.Inventory.Sweep(ctx, a.Inventory.Sweepable(sales, time.Now()))
-			if r.Expired+r.Finalized+r.Aborted > 0 {
-				a.Log.Info("sweep", "expired", r.Expired, "finalized", r.Finalized,
-					"aborted", r.Aborted)
-			}
-		}
-		if err != nil {
-			a.Log.Warn("sweep failed", "err", err.Error())
-		}
+		failures.record(a.Log, sweepOnce(ctx, a), time.Now())
 	}
+}
+
+// sweepOnce first reloads Redis from PostgreSQL when Redis came back empty,
+// so sales return after a Redis restart without restarting this process.
+func sweepOnce(ctx context.Context, a *app.App) error {
+	n, err := a.Sales.EnsureLoaded(ctx)
+	if err != nil {
+		return fmt.Errorf("reload redis: %w", err)
+	}
+	if n > 0 {
+		a.Log.Info("sales reloaded into redis", "sales", n)
+	}
+	sales, err := a.Sales.Cached(ctx)
+	if err != nil {
+		return err
+	}
+	r, err := a.Inventory.Sweep(ctx, a.Inventory.Sweepable(sales, time.Now()))
+	if r.Expired+r.Finalized+r.Aborted > 0 {
+		a.Log.Info("sweep", "expired", r.Expired, "finalized", r.Finalized,
+			"aborted", r.Aborted)
+	}
+	return err
+}
+
+// failureLog logs the first of a run of sweep failures, then at most once
+// every sweepWarnEvery, and one line when the sweep succeeds again.
+type failureLog struct {
+	failures      int
+	since, logged time.Time
+}
+
+func (f *failureLog) record(log *slog.Logger, err error, now time.Time) {
+	if err == nil {
+		if f.failures > 0 {
+			log.Info("sweep recovered", "failures", f.failures,
+				"failed_for_ms", now.Sub(f.since).Milliseconds())
+		}
+		*f = failureLog{}
+		return
+	}
+	if f.failures == 0 {
+		f.since = now
+	}
+	f.failures++
+	if f.failures == 1 || now.Sub(f.logged) >= sweepWarnEvery {
+		f.logged = now
+		first, n := firstError(err)
+		log.Warn("sweep failed", "err", first, "errors", n, "failures", f.failures,
+			"failing_for_ms", now.Sub(f.since).Milliseconds())
+	}
+}
+
+// firstError keeps one line of a joined error and counts its parts: with
+// Redis down the sweep fails once per sale, hundreds of the same line.
+func firstError(err error) (string, int) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) > 0 {
+		return j.Unwrap()[0].Error(), len(j.Unwrap())
+	}
+	return err.Error(), 1
 }
 
 // runEvents runs the event relay and a poller that feeds the stream's

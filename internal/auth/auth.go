@@ -88,8 +88,8 @@ func NewHS256(secret string) *HS256 { return &HS256{secret: []byte(secret)} }
 
 // Verify checks the Authorization header and returns the caller.
 func (h *HS256) Verify(header http.Header) (Identity, error) {
-	raw, ok := strings.CutPrefix(header.Get("Authorization"), "Bearer ")
-	if !ok || raw == "" {
+	raw, ok := bearerToken(header.Get("Authorization"))
+	if !ok {
 		return Identity{}, ErrNoToken
 	}
 	claims := jwt.MapClaims{}
@@ -100,6 +100,14 @@ func (h *HS256) Verify(header http.Header) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: %v", ErrBadToken, err)
 	}
 	return FromClaims(claims)
+}
+
+// bearerToken returns the token of a Bearer credential. The scheme is
+// case-insensitive and may be followed by more than one space (RFC 7235).
+func bearerToken(authorization string) (string, bool) {
+	scheme, token, _ := strings.Cut(authorization, " ")
+	token = strings.TrimLeft(token, " ")
+	return token, strings.EqualFold(scheme, "Bearer") && token != ""
 }
 
 // Mint signs a token for a subject, with the admin role when admin is true.

@@ -51,8 +51,14 @@ func TestVerify(t *testing.T) {
 		want   error
 	}{
 		{"good", "Bearer " + good, nil},
+		{"lower-case scheme", "bearer " + good, nil},
+		{"upper-case scheme", "BEARER " + good, nil},
+		{"two spaces", "Bearer  " + good, nil},
 		{"missing", "", ErrNoToken},
+		{"scheme only", "Bearer", ErrNoToken},
+		{"scheme and spaces", "bearer   ", ErrNoToken},
 		{"not bearer", "Basic abc", ErrNoToken},
+		{"bearer as a prefix", "Bearertoken " + good, ErrNoToken},
 		{"expired", "Bearer " + expired, ErrBadToken},
 		{"wrong secret", "Bearer " + other, ErrBadToken},
 		{"alg none", "Bearer " + none, ErrBadToken},

@@ -3,8 +3,13 @@ package rpc
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"log/slog"
+	"maps"
+	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,7 +62,9 @@ func NewHandler(d Deps, surfaces Surface) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := connect.WithInterceptors(&interceptor{auth: d.Auth, validator: validator, log: d.Log})
+	opts := connect.WithHandlerOptions(append(jsonCodecs(),
+		connect.WithInterceptors(&interceptor{auth: d.Auth, validator: validator, log: d.Log}),
+		connect.WithReadMaxBytes(maxBodyBytes))...)
 	var services []*vanguard.Service
 	var names []string
 	add := func(path string, h http.Handler) {
@@ -78,18 +85,23 @@ func NewHandler(d Deps, surfaces Surface) (http.Handler, error) {
 	if surfaces&PaymentSimulatorSurface != 0 && d.Payments != nil {
 		add(flashsalev1connect.NewPaymentSimulatorServiceHandler(&paymentServer{sim: d.Payments}, opts))
 	}
-	transcoder, err := vanguard.NewTranscoder(services)
+	transcoder, err := vanguard.NewTranscoder(services,
+		vanguard.WithCodec(newRESTJSON),
+		vanguard.WithCompression("gzip", newGzip, newBoundedGunzip),
+		vanguard.WithDefaultServiceOptions(vanguard.WithMaxMessageBufferBytes(maxBodyBytes)))
 	if err != nil {
 		return nil, err
 	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/", transcoder)
-	mux.Handle(grpchealth.NewHandler(&checker{services: names, ready: d.Ready}))
+	limit := connect.WithReadMaxBytes(maxBodyBytes)
+	mux.Handle(grpchealth.NewHandler(&checker{services: names, ready: d.Ready}, limit))
 	reflector := grpcreflect.NewStaticReflector(names...)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
-	return withRequestID(d.Log, rejectGETBody(restErrors(mux))), nil
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, limit))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, limit))
+	return limitBody(withRequestID(d.Log,
+		rejectGETBody(checkREST(restErrors(mux))))), nil
 }
 
 // checker reports SERVING only while the dependencies answer.
@@ -119,11 +131,79 @@ func (c *checker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grp
 func rejectGETBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && (r.ContentLength > 0 || len(r.TransferEncoding) > 0) {
-			writeInvalid(w, errBodyOnGET)
+			writeError(w, http.StatusBadRequest, errBodyOnGET)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// restQueryParams lists the query parameters each REST route takes, by
+// method and path. Vanguard would otherwise read any query parameter as a
+// request field, over the path and the body: ?saleId=T1 on
+// /api/flash-sale/T2/reserve would reserve on T1.
+var restQueryParams = map[string][]string{
+	"GET /api/admin/flash-sales": {"status"},
+}
+
+// checkREST refuses a REST request whose query has a parameter its route
+// does not take (or takes once), or whose body is not JSON, and spells a
+// JSON content type the one way vanguard accepts. Connect GET requests carry
+// their message in the query and are not REST routes: only /api/ is checked.
+func checkREST(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/api/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err := checkQuery(r); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		if err := normalizeJSONType(r.Header); err != nil {
+			writeError(w, http.StatusUnsupportedMediaType, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func checkQuery(r *http.Request) error {
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	allowed := restQueryParams[r.Method+" "+r.URL.Path]
+	for _, name := range slices.Sorted(maps.Keys(query)) {
+		switch {
+		case !slices.Contains(allowed, name):
+			return fmt.Errorf("%s: unknown query parameter for %s %s", name, r.Method, r.URL.Path)
+		case len(query[name]) > 1:
+			return fmt.Errorf("%s: query parameter given %d times; give it once",
+				name, len(query[name]))
+		}
+	}
+	return nil
+}
+
+// normalizeJSONType accepts any spelling of a JSON content type with at
+// most a UTF-8 charset (application/json;charset=UTF-8 is common) and
+// rewrites it as application/json, which vanguard compares byte for byte.
+func normalizeJSONType(h http.Header) error {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mediaType, params, err := mime.ParseMediaType(ct)
+	ok := err == nil && mediaType == "application/json"
+	for name, value := range params {
+		ok = ok && name == "charset" && strings.EqualFold(value, "utf-8")
+	}
+	if !ok {
+		return fmt.Errorf("content type %q: send application/json", ct)
+	}
+	h.Set("Content-Type", "application/json")
+	return nil
 }
 
 type requestIDKey struct{}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/status"
@@ -30,19 +31,20 @@ type connectDetail struct {
 	Debug json.RawMessage `json:"debug,omitempty"`
 }
 
-// writeInvalid answers invalid_argument with the Connect JSON error body
-// and HTTP 400, the shape Connect handlers produce.
-func writeInvalid(w http.ResponseWriter, err error) {
-	body, _ := json.Marshal(connectError{Code: connect.CodeInvalidArgument.String(),
+// writeError answers with the Connect JSON error body, the shape Connect
+// handlers produce, and an HTTP status whose code codeOfHTTP gives.
+func writeError(w http.ResponseWriter, httpStatus int, err error) {
+	body, _ := json.Marshal(connectError{Code: codeOfHTTP(httpStatus).String(),
 		Message: err.Error()})
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusBadRequest)
+	w.WriteHeader(httpStatus)
 	_, _ = w.Write(body)
 }
 
 // restErrors makes the REST routes answer errors with the Connect JSON
 // body, as the Connect routes do. Vanguard writes REST errors as a
-// google.rpc.Status; this rewrites them, keeping the HTTP status.
+// google.rpc.Status, and a few (unknown route, wrong method) as plain
+// text; this rewrites both, keeping the HTTP status.
 func restErrors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, "/api/") {
@@ -96,6 +98,8 @@ func (e *errorRewriter) finish() {
 	body := e.held.Bytes()
 	if converted, ok := fromStatusJSON(body); ok {
 		body = converted
+	} else if !isConnectError(body) {
+		body = fromPlainError(e.status, body)
 	}
 	h := e.ResponseWriter.Header()
 	h.Set("Content-Type", "application/json")
@@ -123,6 +127,61 @@ func fromStatusJSON(body []byte) ([]byte, bool) {
 	}
 	converted, err := json.Marshal(out)
 	return converted, err == nil
+}
+
+// isConnectError reports whether body is already a Connect error body,
+// as the middleware before the transcoder writes.
+func isConnectError(body []byte) bool {
+	var ce connectError
+	var code connect.Code
+	return json.Unmarshal(body, &ce) == nil && code.UnmarshalText([]byte(ce.Code)) == nil
+}
+
+// fromPlainError wraps a non-JSON error answer (vanguard and net/http
+// write text for an unknown route, a wrong method or a wrong content type)
+// in a Connect error body with the code the HTTP status stands for. The
+// text is kept as the message for client errors only: a server error's
+// text may say more than a client should learn.
+func fromPlainError(httpStatus int, body []byte) []byte {
+	msg := strings.TrimSpace(string(body))
+	if httpStatus >= 500 || msg == "" || len(msg) > 200 || !utf8.ValidString(msg) {
+		msg = strings.ToLower(http.StatusText(httpStatus))
+	}
+	out, _ := json.Marshal(connectError{Code: codeOfHTTP(httpStatus).String(), Message: msg})
+	return out
+}
+
+// codeOfHTTP is the Connect code for an HTTP error status. A 415 is
+// invalid_argument: the route exists and the caller can fix the request by
+// sending JSON, which unimplemented would not tell it.
+func codeOfHTTP(httpStatus int) connect.Code {
+	switch httpStatus {
+	case http.StatusBadRequest, http.StatusUnsupportedMediaType,
+		http.StatusRequestURITooLong, http.StatusRequestHeaderFieldsTooLarge:
+		return connect.CodeInvalidArgument
+	case http.StatusUnauthorized:
+		return connect.CodeUnauthenticated
+	case http.StatusForbidden:
+		return connect.CodePermissionDenied
+	case http.StatusNotFound:
+		return connect.CodeNotFound
+	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return connect.CodeUnimplemented
+	case http.StatusRequestTimeout, http.StatusGatewayTimeout:
+		return connect.CodeDeadlineExceeded
+	case http.StatusConflict:
+		return connect.CodeAborted
+	case http.StatusPreconditionFailed:
+		return connect.CodeFailedPrecondition
+	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests:
+		return connect.CodeResourceExhausted
+	case http.StatusBadGateway, http.StatusServiceUnavailable:
+		return connect.CodeUnavailable
+	}
+	if httpStatus < 500 {
+		return connect.CodeInvalidArgument
+	}
+	return connect.CodeInternal
 }
 
 // debugOf drops the @type member that protojson adds to an Any, leaving

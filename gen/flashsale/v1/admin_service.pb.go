@@ -793,7 +793,9 @@ func (x *EndFlashSaleResponse) GetSale() *FlashSale {
 type Product struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	ProductId string                 `protobuf:"bytes,1,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
-	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// No control characters: PostgreSQL refuses NUL in text, and the others
+	// have no place in a product name.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Catalog price in minor units.
 	BasePrice int32 `protobuf:"varint,3,opt,name=base_price,json=basePrice,proto3" json:"base_price,omitempty"`
 	// ISO 4217 code, e.g. USD.
@@ -1332,12 +1334,11 @@ const file_flashsale_v1_admin_service_proto_rawDesc = "" +
 	"\x13EndFlashSaleRequest\x12@\n" +
 	"\asale_id\x18\x01 \x01(\tB'\xbaH$r\"2 ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$R\x06saleId\"C\n" +
 	"\x14EndFlashSaleResponse\x12+\n" +
-	"\x04sale\x18\x01 \x01(\v2\x17.flashsale.v1.FlashSaleR\x04sale\"\xcd\x01\n" +
+	"\x04sale\x18\x01 \x01(\v2\x17.flashsale.v1.FlashSaleR\x04sale\"\xe7\x01\n" +
 	"\aProduct\x12F\n" +
 	"\n" +
-	"product_id\x18\x01 \x01(\tB'\xbaH$r\"2 ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$R\tproductId\x12\x1e\n" +
-	"\x04name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x12+\n" +
+	"product_id\x18\x01 \x01(\tB'\xbaH$r\"2 ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$R\tproductId\x128\n" +
+	"\x04name\x18\x02 \x01(\tB$\xbaH!r\x1f\x10\x01\x18\xc8\x012\x18^[^\\x00-\\x1F\\x7F-\\x9F]+$R\x04name\x12+\n" +
 	"\n" +
 	"base_price\x18\x03 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\xad\xe2\x04 \x00R\tbasePrice\x12-\n" +
 	"\bcurrency\x18\x04 \x01(\tB\x11\xbaH\x0er\f2\n" +
