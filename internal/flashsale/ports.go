@@ -28,6 +28,9 @@ type SaleStore interface {
 	// sale after the change while holding the sale's lock, and commits only
 	// if apply succeeds. Changes of one sale are so applied in commit order.
 	SetState(ctx context.Context, id string, to State, apply func(*Sale) error, from ...State) (*Sale, error)
+	// Locked runs apply on a sale while holding its lock, so that what apply
+	// writes elsewhere cannot overtake or be overtaken by an admin change.
+	Locked(ctx context.Context, id string, apply func(*Sale) error) (*Sale, error)
 	// Reschedule moves the window of a sale that has not started at now and
 	// runs apply like SetState.
 	Reschedule(ctx context.Context, id string, start, end, now time.Time, apply func(*Sale) error) (*Sale, error)

@@ -196,6 +196,26 @@ func (s *SaleStore) SetState(
 	return sale, translate(err)
 }
 
+// Locked runs apply on the sale under its row lock.
+func (s *SaleStore) Locked(
+	ctx context.Context,
+	id string,
+	apply func(*flashsale.Sale) error,
+) (*flashsale.Sale, error) {
+	var sale *flashsale.Sale
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := lockSale(ctx, tx, id); err != nil {
+			return err
+		}
+		var err error
+		if sale, err = one(ctx, tx, id); err != nil {
+			return err
+		}
+		return apply(sale)
+	})
+	return sale, translate(err)
+}
+
 // lockSale takes the sale's row lock for the transaction and returns its state.
 func lockSale(ctx context.Context, tx pgx.Tx, id string) (flashsale.State, error) {
 	var state flashsale.State

@@ -9,10 +9,17 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/flashsale/flashsale/internal/flashsale"
 )
+
+// listTTL bounds how stale this process's copy of the sale list may be.
+// Listing decodes every cached sale; at the spike thousands of shoppers a
+// second list the same few sales. Holds are unaffected: the reserve script
+// checks each sale's state in Redis itself.
+const listTTL = 250 * time.Millisecond
 
 // Service runs sales.
 type Service struct {
@@ -21,6 +28,10 @@ type Service struct {
 	cache   flashsale.SaleCache
 	log     *slog.Logger
 	now     func() time.Time
+
+	mu     sync.Mutex
+	list   []*flashsale.Sale // every cached sale, as of listAt
+	listAt time.Time
 }
 
 // NewService wires a service.
@@ -77,10 +88,13 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*flashsale.Sale, 
 			"sale %s already exists with different terms", in.ID)
 	}
 	if !created {
-		if err := s.cache.Load(ctx, stored); err != nil {
+		// Reload under the sale's lock: a concurrent pause must not be
+		// overwritten by this older copy.
+		if stored, err = s.store.Locked(ctx, in.ID, s.loadCache(ctx)); err != nil {
 			return nil, err
 		}
 	}
+	s.forgetList()
 	s.log.InfoContext(ctx, "sale loaded", "sale_id", stored.ID, "created", created,
 		"products", len(stored.Lines))
 	return stored, nil
@@ -174,6 +188,7 @@ func (s *Service) setState(
 	if err != nil {
 		return nil, err
 	}
+	s.forgetList()
 	s.log.InfoContext(ctx, "sale state changed", "sale_id", id, "state", string(to))
 	return sale, nil
 }
@@ -184,6 +199,12 @@ func (s *Service) updateCache(ctx context.Context) func(*flashsale.Sale) error {
 	return func(sale *flashsale.Sale) error { return s.cache.Update(ctx, sale) }
 }
 
+// loadCache loads a sale into Redis; run under the sale's lock it reads the
+// sale as of the lock, never an older copy.
+func (s *Service) loadCache(ctx context.Context) func(*flashsale.Sale) error {
+	return func(sale *flashsale.Sale) error { return s.cache.Load(ctx, sale) }
+}
+
 // Reschedule moves the window of a sale that has not started to one that
 // ends in the future.
 func (s *Service) Reschedule(ctx context.Context, id string, start, end time.Time) (*flashsale.Sale, error) {
@@ -191,23 +212,49 @@ func (s *Service) Reschedule(ctx context.Context, id string, start, end time.Tim
 	if !end.After(now) {
 		return nil, flashsale.Invalid("endTime", "must be in the future")
 	}
-	return s.store.Reschedule(ctx, id, start.UTC(), end.UTC(), now, s.updateCache(ctx))
+	sale, err := s.store.Reschedule(ctx, id, start.UTC(), end.UTC(), now, s.updateCache(ctx))
+	s.forgetList()
+	return sale, err
 }
 
 // Active returns the sales that accept holds now, ending soonest first.
+// An admin change made through this process shows at once; one made
+// elsewhere within listTTL.
 func (s *Service) Active(ctx context.Context) ([]*flashsale.Sale, time.Time, error) {
-	sales, err := s.cache.Sales(ctx)
+	all, err := s.listed(ctx)
 	now := s.now()
 	if err != nil {
 		return nil, now, err
 	}
-	sales = slices.DeleteFunc(sales, func(x *flashsale.Sale) bool {
+	sales := slices.DeleteFunc(slices.Clone(all), func(x *flashsale.Sale) bool {
 		return x.Status(now) != flashsale.StatusActive
 	})
 	slices.SortFunc(sales, func(a, b *flashsale.Sale) int {
 		return cmp.Or(a.End.Compare(b.End), cmp.Compare(a.ID, b.ID))
 	})
 	return sales, now, nil
+}
+
+// listed returns every cached sale, from this process's copy when fresh.
+func (s *Service) listed(ctx context.Context) ([]*flashsale.Sale, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.list != nil && time.Since(s.listAt) < listTTL {
+		return s.list, nil
+	}
+	sales, err := s.cache.Sales(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.list, s.listAt = sales, time.Now()
+	return sales, nil
+}
+
+// forgetList drops this process's copy after an admin change.
+func (s *Service) forgetList() {
+	s.mu.Lock()
+	s.list = nil
+	s.mu.Unlock()
 }
 
 // Cached returns every sale in Redis, whatever its status.
@@ -251,7 +298,7 @@ func (s *Service) Warm(ctx context.Context) (int, error) {
 		if sale.Status(now) == flashsale.StatusEnded {
 			continue
 		}
-		if err := s.cache.Load(ctx, sale); err != nil {
+		if _, err := s.store.Locked(ctx, sale.ID, s.loadCache(ctx)); err != nil {
 			return n, err
 		}
 		n++
