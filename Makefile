@@ -8,6 +8,13 @@ BUF_VERSION := 1.75.0
 BUF := .tools/node_modules/.bin/buf
 # Every recipe that talks to the stack loads its addresses from one place.
 STACK_ENV := eval "$$(localstack/env.sh)"
+# Tests run on their own databases and Redis database, so that `make run`
+# never shows test sales and a test never sees the dev server's data.
+TEST_ENV := $(STACK_ENV); \
+  export DATABASE_URL="$${DATABASE_URL/\/flashsale\?//flashsale_test?}" \
+    ANALYTICS_DATABASE_URL="$${ANALYTICS_DATABASE_URL/\/flashsale_analytics\?//flashsale_analytics_test?}" \
+    PGBOUNCER_URL="$${PGBOUNCER_URL/\/flashsale\?//flashsale_test?}" \
+    REDIS_URL="$${REDIS_URL%/0}/2"
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
@@ -26,7 +33,13 @@ run: stack migrate ## Start the local stack and serve on 127.0.0.1:$(PORT) with 
 
 .PHONY: test
 test: stack check-generated lint test-infra ## Start the local stack and run every test
-	$(STACK_ENV); go test -count=1 -timeout 15m ./...
+	$(TEST_ENV); go test -count=1 -timeout 15m ./...
+
+.PHONY: test-env
+test-env: ## Print the environment the tests run with (eval "$$(make -s test-env)")
+	@$(TEST_ENV); for v in DATABASE_URL ANALYTICS_DATABASE_URL PGBOUNCER_URL REDIS_URL \
+	  REDIS_CLUSTER_ADDRS AWS_ENDPOINT_URL AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
+	  EVENTS_STREAM EVENTS_TABLE RIE_BIN; do printf "export %s='%s'\n" $$v "$${!v}"; done
 
 .PHONY: test-infra
 test-infra: ## Synthesize the CDK app and assert on its templates (no credentials)
@@ -95,14 +108,14 @@ loadtest: stack ## Load the server of make run (PORT) with shoppers and baseline
 
 .PHONY: bench
 bench: stack ## Go benchmarks of the reserve and browse paths on the local stack
-	$(STACK_ENV); go test -run '^$$' -bench . -benchtime 2s ./internal/redis/ ./internal/inventory/ ./internal/rpc/
+	$(TEST_ENV); go test -run '^$$' -bench . -benchtime 2s ./internal/redis/ ./internal/inventory/ ./internal/rpc/
 
 .PHONY: soak
 soak: stack ## The randomized invariant test with a million operations (SOAK_OPS)
-	$(STACK_ENV); SOAK_OPS=$${SOAK_OPS:-1000000} go test -count=1 -timeout 60m \
+	$(TEST_ENV); SOAK_OPS=$${SOAK_OPS:-1000000} go test -count=1 -timeout 60m \
 	  -run TestRandomizedOperationsKeepTheInvariants -v ./internal/inventory/
 
 .PHONY: bench-events
 bench-events: stack ## Measure the relay and each event consumer on the local stack (EVENTS_THROUGHPUT_N)
-	$(STACK_ENV); EVENTS_THROUGHPUT_N=$${EVENTS_THROUGHPUT_N:-20000} go test -count=1 \
+	$(TEST_ENV); EVENTS_THROUGHPUT_N=$${EVENTS_THROUGHPUT_N:-20000} go test -count=1 \
 	  -run TestThroughput -v ./internal/events/pipeline/

@@ -230,11 +230,12 @@ SELECT 'CREATE ROLE flashsale LOGIN CREATEDB PASSWORD ''flashsale'''
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'flashsale')
 \gexec
 SELECT format('CREATE DATABASE %I OWNER flashsale', d)
-  FROM unnest(ARRAY['flashsale', 'flashsale_analytics']) AS d
+  FROM unnest(ARRAY['flashsale', 'flashsale_analytics', 'flashsale_test',
+                    'flashsale_analytics_test']) AS d
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d)
 \gexec
 SQL
-  echo "postgres: up on 127.0.0.1:$PG_PORT (databases flashsale, flashsale_analytics)"
+  echo "postgres: up on 127.0.0.1:$PG_PORT (databases flashsale, flashsale_analytics, and their _test twins)"
 }
 
 # ---------------------------------------------------------------------------
