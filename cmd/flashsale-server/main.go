@@ -127,21 +127,9 @@ func sweep(ctx context.Context, a *app.App, every time.Duration) {
 	}
 }
 
-// sweepOnce first reloads Redis from PostgreSQL when Redis came back empty,
-// so sales return after a Redis restart without restarting this process.
+// sweepOnce runs one sweep and logs what it changed.
 func sweepOnce(ctx context.Context, a *app.App) error {
-	n, err := a.Sales.EnsureLoaded(ctx)
-	if err != nil {
-		return fmt.Errorf("reload redis: %w", err)
-	}
-	if n > 0 {
-		a.Log.Info("sales reloaded into redis", "sales", n)
-	}
-	sales, err := a.Sales.Cached(ctx)
-	if err != nil {
-		return err
-	}
-	r, err := a.Inventory.Sweep(ctx, a.Inventory.Sweepable(sales, time.Now()))
+	r, err := a.Sweep(ctx)
 	if r.Expired+r.Finalized+r.Aborted > 0 {
 		a.Log.Info("sweep", "expired", r.Expired, "finalized", r.Finalized,
 			"aborted", r.Aborted)

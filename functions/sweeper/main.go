@@ -46,6 +46,6 @@ func build(
 	if err != nil {
 		return nil, nil, err
 	}
-	return a, &sweeper{sales: a.Sales, inventory: a.Inventory, every: cfg.SweepInterval,
+	return a, &sweeper{sweepOnce: a.Sweep, every: cfg.SweepInterval,
 		margin: margin, log: log}, nil
 }

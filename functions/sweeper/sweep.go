@@ -8,13 +8,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/flashsale/flashsale/internal/inventory"
-	"github.com/flashsale/flashsale/internal/sale"
 )
 
 // sweeper runs sweeps on a ticker within one invocation.
 type sweeper struct {
-	sales     *sale.Service
-	inventory *inventory.Service
+	// sweepOnce is app.App.Sweep: reload Redis if it came back empty, then
+	// sweep every sale that may still hold units.
+	sweepOnce func(context.Context) (inventory.SweepResult, error)
 	every     time.Duration // between the starts of two sweeps
 	margin    time.Duration // kept free before the invocation's deadline
 	log       *slog.Logger
@@ -68,14 +68,10 @@ func (s *sweeper) Handle(ctx context.Context, _ events.EventBridgeEvent) (Result
 // sweep runs one sweep over the sales that may still hold units.
 func (s *sweeper) sweep(ctx context.Context, res *Result) error {
 	res.Sweeps++
-	sales, err := s.sales.Cached(ctx)
-	if err == nil {
-		var r inventory.SweepResult
-		r, err = s.inventory.Sweep(ctx, s.inventory.Sweepable(sales, time.Now()))
-		res.Expired += r.Expired
-		res.Finalized += r.Finalized
-		res.Aborted += r.Aborted
-	}
+	r, err := s.sweepOnce(ctx)
+	res.Expired += r.Expired
+	res.Finalized += r.Finalized
+	res.Aborted += r.Aborted
 	if err != nil {
 		res.Failed++
 	}

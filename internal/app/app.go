@@ -6,10 +6,12 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
@@ -114,4 +116,22 @@ func NewLogger(level string) *slog.Logger {
 		l = slog.LevelInfo
 	}
 	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l}))
+}
+
+// Sweep reloads Redis when it came back empty, then reclaims expired holds
+// and resolves interrupted confirms of every sale that may still hold units.
+// The local server runs it on a ticker, the sweeper function on a schedule.
+func (a *App) Sweep(ctx context.Context) (inventory.SweepResult, error) {
+	n, err := a.Sales.EnsureLoaded(ctx)
+	if err != nil {
+		return inventory.SweepResult{}, fmt.Errorf("reload redis: %w", err)
+	}
+	if n > 0 {
+		a.Log.InfoContext(ctx, "sales reloaded into redis", "sales", n)
+	}
+	sales, err := a.Sales.Cached(ctx)
+	if err != nil {
+		return inventory.SweepResult{}, err
+	}
+	return a.Inventory.Sweep(ctx, a.Inventory.Sweepable(sales, time.Now()))
 }
