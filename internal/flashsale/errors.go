@@ -47,6 +47,7 @@ const (
 	ReasonPaymentUsed         Reason = "PAYMENT_ALREADY_USED"
 	ReasonIdempotencyReused   Reason = "IDEMPOTENCY_KEY_REUSED"
 	ReasonNotOwner            Reason = "NOT_RESERVATION_OWNER"
+	ReasonUserMismatch        Reason = "USER_MISMATCH"
 	ReasonStockNotLoaded      Reason = "STOCK_NOT_LOADED"
 	ReasonUnauthenticated     Reason = "UNAUTHENTICATED"
 	ReasonNotAdmin            Reason = "ADMIN_ROLE_REQUIRED"

@@ -36,6 +36,11 @@ type Orders interface {
 	ByHold(ctx context.Context, holdID string) (Order, bool, error)
 	// ByPayment returns the order a payment paid for, if there is one.
 	ByPayment(ctx context.Context, paymentID string) (Order, bool, error)
+	// RecordEvent durably records an event that changes no stored state but
+	// must reach the stream (a declined payment, a refund owed), once per
+	// occurrence: its id derives from the event and the payment, so a
+	// retried confirm records nothing new.
+	RecordEvent(ctx context.Context, e Event, paymentID string) error
 }
 
 // PaymentStatus is what the provider says about a payment.

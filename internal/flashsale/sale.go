@@ -67,6 +67,9 @@ type Line struct {
 	SalePriceMinor     int64
 	// SoldQty counts units in confirmed orders (PostgreSQL's view).
 	SoldQty int
+	// Bought counts each user's units in confirmed orders. It is read only
+	// to reload Redis, so that the per-user limit survives losing Redis.
+	Bought map[string]int
 }
 
 // Status derives the sale's status at now: an admin's end or pause wins,

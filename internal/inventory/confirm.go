@@ -3,7 +3,6 @@ package inventory
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/flashsale/flashsale/internal/flashsale"
@@ -27,14 +26,14 @@ func (s *Service) Confirm(ctx context.Context, userID, saleID, holdID, paymentID
 	if err != nil {
 		return flashsale.Order{}, err
 	}
-	switch h.State {
-	case flashsale.HoldConfirmed:
+	if h.State == flashsale.HoldConfirmed {
 		return s.existingOrder(ctx, h, paymentID)
-	case flashsale.HoldReleased:
-		return flashsale.Order{}, released(holdID)
 	}
 	if err := s.verifyPayment(ctx, h, paymentID); err != nil {
 		return flashsale.Order{}, err
+	}
+	if h.State == flashsale.HoldReleased {
+		return flashsale.Order{}, s.refuseReleased(ctx, h, paymentID)
 	}
 	// A payment that already paid for another hold would be refused by the
 	// database only after the hold moved to CONFIRMING, stranding it until
@@ -58,9 +57,9 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID stri
 	case flashsale.AlreadyConfirmed:
 		return s.existingOrder(ctx, h, paymentID)
 	case flashsale.WasReleased:
-		return flashsale.Order{}, released(r.HoldID)
+		return flashsale.Order{}, s.refuseReleased(ctx, h, paymentID)
 	case flashsale.WasExpired:
-		if err := s.recordRefund(ctx, h, paymentID); err != nil {
+		if err := s.recordRefund(ctx, h, paymentID, "reservation_expired"); err != nil {
 			return flashsale.Order{}, err
 		}
 		return flashsale.Order{}, flashsale.Errorf(flashsale.KindPrecondition,
@@ -79,7 +78,7 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID stri
 		return flashsale.Order{}, s.refused(ctx, r, err)
 	case flashsale.ReasonReservationExpired:
 		// The sweeper aborted the hold while the payment was on its way.
-		if err := s.recordRefund(ctx, h, paymentID); err != nil {
+		if err := s.recordRefund(ctx, h, paymentID, "reservation_expired"); err != nil {
 			return flashsale.Order{}, err
 		}
 		return flashsale.Order{}, err
@@ -155,21 +154,21 @@ func (s *Service) verifyPayment(ctx context.Context, h flashsale.Hold, paymentID
 	return nil
 }
 
-// eventLog records events that change no stored state but must reach the
-// stream: a declined payment, a refund owed. The order store implements it
-// with the outbox, so these events survive a crash like order events do,
-// and a retried confirm records the same occurrence only once.
-type eventLog interface {
-	RecordEvent(ctx context.Context, e flashsale.Event, paymentID string) error
+// refuseReleased answers a paid confirm of a released hold: the units are
+// gone, so the payment is owed back, like a payment that came too late.
+func (s *Service) refuseReleased(ctx context.Context, h flashsale.Hold, paymentID string) error {
+	if err := s.recordRefund(ctx, h, paymentID, "reservation_released"); err != nil {
+		return err
+	}
+	return released(h.HoldID)
 }
 
 // recordRefund records that a payment arrived for a hold that can no
 // longer be confirmed, so the shopper is refunded.
-func (s *Service) recordRefund(ctx context.Context, h flashsale.Hold, paymentID string) error {
-	s.log.WarnContext(ctx, "late payment refused, refund required",
-		"sale_id", h.SaleID, "hold_id", h.HoldID, "payment_id", paymentID)
-	return s.recordEvent(ctx, flashsale.EventRefundRequired, h, paymentID,
-		"reservation_expired")
+func (s *Service) recordRefund(ctx context.Context, h flashsale.Hold, paymentID, reason string) error {
+	s.log.WarnContext(ctx, "paid confirm refused, refund required",
+		"sale_id", h.SaleID, "hold_id", h.HoldID, "payment_id", paymentID, "reason", reason)
+	return s.recordEvent(ctx, flashsale.EventRefundRequired, h, paymentID, reason)
 }
 
 // recordEvent writes a hold's event to the outbox. When that fails the
@@ -181,11 +180,7 @@ func (s *Service) recordEvent(
 	h flashsale.Hold,
 	paymentID, reason string,
 ) error {
-	log, ok := s.orders.(eventLog)
-	if !ok {
-		return fmt.Errorf("record %s: order store cannot record events", kind)
-	}
-	return log.RecordEvent(ctx, flashsale.Event{Type: kind, SaleID: h.SaleID,
+	return s.orders.RecordEvent(ctx, flashsale.Event{Type: kind, SaleID: h.SaleID,
 		ProductID: h.ProductID, UserID: h.UserID, HoldID: h.HoldID, Qty: h.Qty,
 		AmountMinor: h.AmountMinor, Reason: reason, At: time.Now()}, paymentID)
 }

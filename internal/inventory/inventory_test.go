@@ -189,6 +189,13 @@ func TestSeedFlowReserveConfirmRelease(t *testing.T) {
 			}
 			_, err = s.confirm(t, sl.ID, "U1", big.GetReservationId(), s.pay(t, 1800, ""))
 			wantErr(t, err, connect.CodeFailedPrecondition, flashsale.ReasonAlreadyReleased)
+			// The payment went through for units that are gone: it is owed back.
+			var refunds int
+			_ = s.app.DB.QueryRow(context.Background(), `SELECT count(*) FROM outbox
+				WHERE sale_id = $1 AND event_type = 'refund_required'`, sl.ID).Scan(&refunds)
+			if refunds != 1 {
+				t.Fatalf("refund events after paying a released hold: got %d, want 1", refunds)
+			}
 
 			// Reserve, a declined payment keeps the hold, a good one confirms.
 			h, err := s.reserve(t, sl.ID, p, "U3", 1)

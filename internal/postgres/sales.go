@@ -211,9 +211,36 @@ func (s *SaleStore) Locked(
 		if sale, err = one(ctx, tx, id); err != nil {
 			return err
 		}
+		if err := attachBought(ctx, tx, sale); err != nil {
+			return err
+		}
 		return apply(sale)
 	})
 	return sale, translate(err)
+}
+
+// attachBought fills each line's per-user bought units from the orders.
+func attachBought(ctx context.Context, tx pgx.Tx, sale *flashsale.Sale) error {
+	rows, err := tx.Query(ctx, `
+		SELECT product_id, user_id, sum(quantity) FROM orders
+		WHERE sale_id = $1 GROUP BY product_id, user_id`, sale.ID)
+	if err != nil {
+		return err
+	}
+	bought := map[string]map[string]int{}
+	var product, user string
+	var units int
+	_, err = pgx.ForEachRow(rows, []any{&product, &user, &units}, func() error {
+		if bought[product] == nil {
+			bought[product] = map[string]int{}
+		}
+		bought[product][user] = units
+		return nil
+	})
+	for i := range sale.Lines {
+		sale.Lines[i].Bought = bought[sale.Lines[i].ProductID]
+	}
+	return err
 }
 
 // lockSale takes the sale's row lock for the transaction and returns its state.

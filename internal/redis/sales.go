@@ -23,8 +23,9 @@ func NewSaleCache(c redis.UniversalClient) *SaleCache { return &SaleCache{c: c} 
 
 // Load writes meta and the document, and stock only where none exists yet:
 // a repeated create or a warm-up after restart never resets live stock.
-// Stock starts at total minus what PostgreSQL has sold, so a Redis that lost
-// its data is rebuilt from the truth (holds that were only in Redis are gone).
+// Stock starts at total minus what PostgreSQL has sold, and each user's count
+// at what they bought there, so a Redis that lost its data is rebuilt from
+// the truth (holds that were only in Redis are gone).
 func (s *SaleCache) Load(ctx context.Context, sale *flashsale.Sale) error {
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, l := range sale.Lines {
@@ -34,6 +35,9 @@ func (s *SaleCache) Load(ctx context.Context, sale *flashsale.Sale) error {
 			p.HSetNX(ctx, k.meta, "discarded", 0)
 			p.HSetNX(ctx, k.meta, "sold", l.SoldQty)
 			p.SetNX(ctx, k.stock, l.TotalQty-l.SoldQty, 0)
+			for user, units := range l.Bought {
+				p.HSetNX(ctx, k.users, user, units)
+			}
 		}
 		return s.writeDoc(ctx, p, sale)
 	})

@@ -20,6 +20,18 @@ type adminServer struct {
 
 var _ flashsalev1connect.AdminServiceHandler = (*adminServer)(nil)
 
+// view is the admin view of a sale after a change, with live availability
+// so that the answer does not show zero units for a sale that has them. The
+// change was applied to Redis before it committed, so Redis failing here is
+// rare; the change stands then, and availability reads as zero.
+func (s *adminServer) view(ctx context.Context, sl *flashsale.Sale) *flashsalev1.FlashSale {
+	avail, err := s.sales.Available(ctx, sl)
+	if err != nil {
+		avail = nil
+	}
+	return saleOf(sl, avail, s.now())
+}
+
 func (s *adminServer) CreateFlashSale(
 	ctx context.Context,
 	req *connect.Request[flashsalev1.CreateFlashSaleRequest],
@@ -83,7 +95,7 @@ func (s *adminServer) RescheduleFlashSale(
 		return nil, err
 	}
 	return connect.NewResponse(&flashsalev1.RescheduleFlashSaleResponse{
-		Sale: saleOf(sl, nil, s.now()),
+		Sale: s.view(ctx, sl),
 	}), nil
 }
 
@@ -95,7 +107,7 @@ func (s *adminServer) PauseFlashSale(
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&flashsalev1.PauseFlashSaleResponse{Sale: saleOf(sl, nil, s.now())}), nil
+	return connect.NewResponse(&flashsalev1.PauseFlashSaleResponse{Sale: s.view(ctx, sl)}), nil
 }
 
 func (s *adminServer) ResumeFlashSale(
@@ -106,7 +118,7 @@ func (s *adminServer) ResumeFlashSale(
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&flashsalev1.ResumeFlashSaleResponse{Sale: saleOf(sl, nil, s.now())}), nil
+	return connect.NewResponse(&flashsalev1.ResumeFlashSaleResponse{Sale: s.view(ctx, sl)}), nil
 }
 
 func (s *adminServer) EndFlashSale(
@@ -117,7 +129,7 @@ func (s *adminServer) EndFlashSale(
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&flashsalev1.EndFlashSaleResponse{Sale: saleOf(sl, nil, s.now())}), nil
+	return connect.NewResponse(&flashsalev1.EndFlashSaleResponse{Sale: s.view(ctx, sl)}), nil
 }
 
 func (s *adminServer) UpsertProducts(

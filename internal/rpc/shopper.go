@@ -75,7 +75,7 @@ func caller(ctx context.Context, bodyUserID string) (string, error) {
 			flashsale.ReasonUnauthenticated, "missing bearer token")
 	}
 	if bodyUserID != "" && bodyUserID != id.Subject {
-		e := flashsale.Errorf(flashsale.KindForbidden, flashsale.ReasonNotOwner,
+		e := flashsale.Errorf(flashsale.KindForbidden, flashsale.ReasonUserMismatch,
 			"userId: must be the signed-in user")
 		e.Field = "userId"
 		return "", e

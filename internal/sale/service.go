@@ -6,6 +6,7 @@ package sale
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -257,6 +258,11 @@ func (s *Service) forgetList() {
 	s.mu.Unlock()
 }
 
+// Available returns a sale's live availability per product, from Redis.
+func (s *Service) Available(ctx context.Context, sale *flashsale.Sale) (map[string]int, error) {
+	return s.cache.Available(ctx, sale)
+}
+
 // Cached returns every sale in Redis, whatever its status.
 func (s *Service) Cached(ctx context.Context) ([]*flashsale.Sale, error) {
 	return s.cache.Sales(ctx)
@@ -265,6 +271,14 @@ func (s *Service) Cached(ctx context.Context) ([]*flashsale.Sale, error) {
 // Browse returns a sale and its live availability, all from Redis.
 func (s *Service) Browse(ctx context.Context, id string) (*flashsale.Sale, map[string]int, time.Time, error) {
 	sale, err := s.cache.Sale(ctx, id)
+	if flashsale.ErrorKind(err) == flashsale.KindNotFound {
+		// Right after Redis lost its data and before the sweeper reloads
+		// it, "not found" would be a lie a client might believe for good.
+		if loaded, lerr := s.cache.Loaded(ctx); lerr == nil && !loaded {
+			return nil, nil, time.Time{}, flashsale.Unavailable("sale cache",
+				errors.New("reloading after a restart"))
+		}
+	}
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
@@ -284,7 +298,7 @@ func (s *Service) EnsureLoaded(ctx context.Context) (int, error) {
 	return s.Warm(ctx)
 }
 
-// Warm loads every sale that has not ended from PostgreSQL into Redis, so a
+// Warm loads every sale that has not ended a day ago from PostgreSQL into Redis, so a
 // Redis that restarted empty serves again. Stock already there is kept; for
 // a product with no stock key, stock is total minus sold in PostgreSQL (holds
 // that lived only in Redis are gone, and their units with them come back).
@@ -293,9 +307,11 @@ func (s *Service) Warm(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	now, n := s.now(), 0
+	// Sales that ended a while ago are left out: nobody browses them, and
+	// their report comes from PostgreSQL and the analytics store.
+	horizon, n := s.now().Add(-24*time.Hour), 0
 	for _, sale := range sales {
-		if sale.Status(now) == flashsale.StatusEnded {
+		if sale.End.Before(horizon) {
 			continue
 		}
 		if _, err := s.store.Locked(ctx, sale.ID, s.loadCache(ctx)); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flashsale/flashsale/internal/app"
 	"github.com/flashsale/flashsale/internal/flashsale"
+	"github.com/flashsale/flashsale/internal/inventory"
 	"github.com/flashsale/flashsale/internal/sale"
 	"github.com/flashsale/flashsale/internal/testenv"
 )
@@ -105,25 +106,43 @@ func TestEnsureLoadedRestoresAnEmptiedRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A shopper buys up to the limit of 2 before Redis loses its data.
+	h, err := a.Inventory.Reserve(ctx, inventory.ReserveInput{SaleID: s.ID,
+		ProductID: s.Lines[0].ProductID, UserID: "U1", Qty: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay := a.Payments.Create(h.Hold.AmountMinor, "USD", flashsale.PaymentPaid)
+	if _, err := a.Inventory.Confirm(ctx, "U1", s.ID, h.Hold.HoldID, pay.ID); err != nil {
+		t.Fatal(err)
+	}
+
 	// What a restart without persistence does to this sale: every key gone,
 	// the loaded marker with them.
 	p := "fs:{" + s.ID + ":" + s.Lines[0].ProductID + "}:"
-	if err := a.Redis.Del(ctx, p+"stock", p+"meta", "fs:loaded").Err(); err != nil {
+	if err := a.Redis.Del(ctx, p+"stock", p+"meta", p+"users", p+"res", "fs:loaded").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Redis.HDel(ctx, "fs:sales", s.ID).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := a.Sales.Browse(ctx, s.ID); flashsale.ErrorKind(err) != flashsale.KindNotFound {
-		t.Fatalf("browse after the keys went: got %v, want not found", err)
+	if _, _, _, err := a.Sales.Browse(ctx, s.ID); flashsale.ErrorKind(err) != flashsale.KindUnavailable {
+		t.Fatalf("browse before the reload: got %v, want unavailable, not a final not found", err)
 	}
 	n, err := a.Sales.EnsureLoaded(ctx)
 	if err != nil || n == 0 {
 		t.Fatalf("ensure loaded: got %d %v, want the sales loaded", n, err)
 	}
 	_, avail, _, err := a.Sales.Browse(ctx, s.ID)
-	if err != nil || avail[s.Lines[0].ProductID] != 10 {
-		t.Fatalf("browse after reload: got %v %v, want 10 available", avail, err)
+	if err != nil || avail[s.Lines[0].ProductID] != 8 {
+		t.Fatalf("browse after reload: got %v %v, want 8 available", avail, err)
+	}
+	// The limit remembers what U1 bought.
+	_, err = a.Inventory.Reserve(ctx, inventory.ReserveInput{SaleID: s.ID,
+		ProductID: s.Lines[0].ProductID, UserID: "U1", Qty: 1})
+	if flashsale.ErrorReason(err) != flashsale.ReasonLimitReached {
+		t.Fatalf("reserve beyond the limit after reload: got %v, want %s", err,
+			flashsale.ReasonLimitReached)
 	}
 	if n, err := a.Sales.EnsureLoaded(ctx); err != nil || n != 0 {
 		t.Fatalf("second ensure loaded: got %d %v, want 0: nothing to do", n, err)
