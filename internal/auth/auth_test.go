@@ -80,3 +80,19 @@ func TestAuthorizerClaimsWin(t *testing.T) {
 		t.Fatalf("got %+v %v, want U7 admin from the authorizer claims", id, err)
 	}
 }
+
+func TestRememberedTokensStillExpire(t *testing.T) {
+	t.Parallel()
+	h := NewHS256("secret")
+	tok, _ := h.Mint("U1", false, 1500*time.Millisecond)
+	header := http.Header{"Authorization": {"Bearer " + tok}}
+	for range 2 { // the second call is answered from memory
+		if id, err := h.Verify(header); err != nil || id.Subject != "U1" {
+			t.Fatalf("fresh token: got %+v %v", id, err)
+		}
+	}
+	time.Sleep(2 * time.Second) // exp has second precision
+	if _, err := h.Verify(header); !errors.Is(err, ErrBadToken) {
+		t.Fatalf("expired remembered token: got %v, want %v", err, ErrBadToken)
+	}
+}
