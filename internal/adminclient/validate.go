@@ -6,9 +6,10 @@ import (
 	"strings"
 	"sync"
 
-	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/flashsale/flashsale/internal/fieldpath"
 )
 
 // Problem is one thing wrong with an input, at a field named the way the
@@ -66,7 +67,7 @@ func Check(msg proto.Message) ([]Problem, error) {
 	}
 	problems := make([]Problem, len(verr.Violations))
 	for i, v := range verr.Violations {
-		problems[i] = Problem{Field: fieldPath(v.Proto), Message: v.Proto.GetMessage()}
+		problems[i] = Problem{Field: fieldpath.Of(v.Proto), Message: v.Proto.GetMessage()}
 	}
 	return problems, nil
 }
@@ -78,37 +79,4 @@ func CheckArgs(msg proto.Message) error {
 		return err
 	}
 	return inputError("arguments", problems...)
-}
-
-// fieldPath renders a violation's field in JSON names with list indexes.
-// Message-level rules name no field; by this API's convention their rule id
-// starts with the field they are about (end_time.after_start).
-func fieldPath(v *validate.Violation) string {
-	elems := v.GetField().GetElements()
-	if len(elems) == 0 {
-		name, _, _ := strings.Cut(v.GetRuleId(), ".")
-		return jsonName(name)
-	}
-	var b strings.Builder
-	for n, e := range elems {
-		if n > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(jsonName(e.GetFieldName()))
-		if s, ok := e.GetSubscript().(*validate.FieldPathElement_Index); ok {
-			fmt.Fprintf(&b, "[%d]", s.Index)
-		}
-	}
-	return b.String()
-}
-
-// jsonName is protobuf's lowerCamelCase JSON spelling of a field name.
-func jsonName(protoName string) string {
-	parts := strings.Split(protoName, "_")
-	for n := 1; n < len(parts); n++ {
-		if parts[n] != "" {
-			parts[n] = strings.ToUpper(parts[n][:1]) + parts[n][1:]
-		}
-	}
-	return strings.Join(parts, "")
 }

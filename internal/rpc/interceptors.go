@@ -12,10 +12,9 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
 
-	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
-
 	"github.com/flashsale/flashsale/gen/flashsale/v1/flashsalev1connect"
 	"github.com/flashsale/flashsale/internal/auth"
+	"github.com/flashsale/flashsale/internal/fieldpath"
 	"github.com/flashsale/flashsale/internal/flashsale"
 )
 
@@ -117,7 +116,7 @@ func (i *interceptor) validate(msg any) error {
 	bad := &errdetails.BadRequest{}
 	var lines []string
 	for _, v := range verr.Violations {
-		field := fieldPath(v.Proto)
+		field := fieldpath.Of(v.Proto)
 		lines = append(lines, fmt.Sprintf("%s: %s", field, v.Proto.GetMessage()))
 		bad.FieldViolations = append(bad.FieldViolations,
 			&errdetails.BadRequest_FieldViolation{Field: field, Description: v.Proto.GetMessage()})
@@ -127,37 +126,4 @@ func (i *interceptor) validate(msg any) error {
 		Domain: errorDomain, Metadata: map[string]string{"field": bad.FieldViolations[0].Field}})
 	addDetail(ce, bad)
 	return ce
-}
-
-// fieldPath renders a violation's field as JSON names with indexes, e.g.
-// products[1].productId. Message-level rules carry no field; their rule id
-// starts with the field they are about (end_time.after_start).
-func fieldPath(v *validate.Violation) string {
-	elems := v.GetField().GetElements()
-	if len(elems) == 0 {
-		name, _, _ := strings.Cut(v.GetRuleId(), ".")
-		return jsonName(name)
-	}
-	var b strings.Builder
-	for n, e := range elems {
-		if n > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(jsonName(e.GetFieldName()))
-		if s, ok := e.GetSubscript().(*validate.FieldPathElement_Index); ok {
-			fmt.Fprintf(&b, "[%d]", s.Index)
-		}
-	}
-	return b.String()
-}
-
-// jsonName is protobuf's lowerCamelCase JSON spelling of a field name.
-func jsonName(protoName string) string {
-	parts := strings.Split(protoName, "_")
-	for n := 1; n < len(parts); n++ {
-		if parts[n] != "" {
-			parts[n] = strings.ToUpper(parts[n][:1]) + parts[n][1:]
-		}
-	}
-	return strings.Join(parts, "")
 }
