@@ -53,7 +53,5 @@ func build(
 		a.Close()
 		return nil, nil, err
 	}
-	// Without a real signing secret only API Gateway's authorizer is trusted.
-	opts := lambdahttp.Options{AuthorizerOnly: cfg.JWTSecret == config.DevJWTSecret}
-	return a, lambdahttp.New(h, log, opts), nil
+	return a, lambdahttp.New(h, log, lambdahttp.OptionsFor(cfg)), nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/flashsale/flashsale/internal/auth"
+	"github.com/flashsale/flashsale/internal/config"
 )
 
 // Options tune a Handler.
@@ -38,6 +39,12 @@ type Handler struct {
 	proxy *httpadapter.HandlerAdapterV2
 	opts  Options
 	log   *slog.Logger
+}
+
+// OptionsFor derives the options from the configuration: a function
+// without a real signing secret trusts only API Gateway's authorizer.
+func OptionsFor(cfg config.Config) Options {
+	return Options{AuthorizerOnly: cfg.JWTSecret == config.DevJWTSecret}
 }
 
 // New returns a handler that serves h, behind the CORS middleware.

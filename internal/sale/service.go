@@ -79,7 +79,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*flashsale.Sale, 
 		if !sale.End.After(s.now()) {
 			return flashsale.Invalid("endTime", "must be in the future")
 		}
-		return s.cache.Load(ctx, sale)
+		return s.loadCache(ctx)(sale)
 	})
 	if err != nil {
 		return nil, err
