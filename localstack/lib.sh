@@ -76,7 +76,8 @@ live_pid() {
   pid=$(<"$pidfile")
   pid=${pid%%[!0-9]*} # first number (postmaster.pid has more lines)
   [[ -n $pid ]] || return 1
-  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  # The redirection of a vanished PID fails before tr runs: silence it too.
+  cmdline=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) || return 1
   [[ $cmdline == *"$expect"* ]] || return 1 # a zombie's cmdline is empty
   echo "$pid"
 }

@@ -99,7 +99,9 @@ func TestAdminChangeWithRedisDownChangesNothing(t *testing.T) {
 
 func TestEnsureLoadedRestoresAnEmptiedRedis(t *testing.T) {
 	t.Parallel()
-	a := testenv.App(t, testenv.Config(t))
+	// Database 3: deleting the loaded marker below must not reach the tests
+	// of other packages, which share database 2.
+	a := testenv.App(t, testenv.OwnRedisDB(t, testenv.Config(t), 3))
 	ctx := context.Background()
 	s := testenv.Sale(t, a, 2, 10)
 	if _, err := a.Sales.EnsureLoaded(ctx); err != nil {

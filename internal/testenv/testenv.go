@@ -11,7 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -59,7 +61,26 @@ func App(t testing.TB, cfg config.Config) *app.App {
 	if err := a.Ready(ctx); err != nil {
 		t.Fatalf("local stack not reachable (run localstack/up.sh): %v", err)
 	}
+	// Like the server at start: a Redis that has never been loaded (a fresh
+	// machine) would otherwise answer "reloading" to every unknown sale.
+	if _, err := a.Sales.EnsureLoaded(ctx); err != nil {
+		t.Fatalf("load redis: %v", err)
+	}
 	return a
+}
+
+// OwnRedisDB points cfg at a Redis database of its own, for a test that
+// empties Redis the way a restart does: the other packages running at the
+// same time keep their data and their loaded marker.
+func OwnRedisDB(t testing.TB, cfg config.Config, db int) config.Config {
+	t.Helper()
+	u, err := url.Parse(cfg.RedisURL)
+	if err != nil || cfg.RedisCluster {
+		t.Fatalf("REDIS_URL %q: want a single-node redis:// URL", cfg.RedisURL)
+	}
+	u.Path = "/" + strconv.Itoa(db)
+	cfg.RedisURL = u.String()
+	return cfg
 }
 
 func migrate(ctx context.Context, cfg config.Config) error {
