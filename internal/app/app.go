@@ -80,14 +80,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	}
 	a := &App{Config: cfg, Log: log, DB: db, Redis: rc, Payments: o.Payments,
 		Auth: auth.NewAuthenticator(auth.NewHS256(cfg.JWTSecret))}
-	a.Sales = sale.NewService(postgres.NewCatalog(db), postgres.NewSaleStore(db),
-		redis.NewSaleCache(rc), log)
+	cache := redis.NewSaleCache(rc)
+	a.Sales = sale.NewService(postgres.NewCatalog(db), postgres.NewSaleStore(db), cache, log)
 	var limiter flashsale.Limiter
 	if cfg.RateLimitPerSecond > 0 {
 		limiter = redis.NewLimiter(rc, cfg.RateLimitPerSecond, cfg.RateLimitBurst)
 	}
 	a.Inventory = inventory.NewService(redis.NewHoldStore(rc), postgres.NewOrderStore(db),
-		a.Payments, limiter,
+		a.Payments, limiter, cache,
 		inventory.Config{TTL: cfg.ReservationTTL, Grace: cfg.ConfirmGrace}, log)
 	return a, nil
 }

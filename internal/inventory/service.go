@@ -7,6 +7,7 @@ package inventory
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -32,6 +33,7 @@ type Service struct {
 	orders   flashsale.Orders
 	payments flashsale.Payments
 	limiter  flashsale.Limiter
+	cache    loadMarker
 	cfg      Config
 	log      *slog.Logger
 
@@ -42,17 +44,24 @@ type Service struct {
 	guardRefusals atomic.Int64
 }
 
+// loadMarker is the part of flashsale.SaleCache that tells whether Redis
+// holds every live sale or lost its data and waits for a reload.
+type loadMarker interface {
+	Loaded(ctx context.Context) (bool, error)
+}
+
 // NewService wires a service. limiter may be nil to disable rate limits.
 func NewService(
 	holds flashsale.Holds,
 	orders flashsale.Orders,
 	payments flashsale.Payments,
 	limiter flashsale.Limiter,
+	cache loadMarker,
 	cfg Config,
 	log *slog.Logger,
 ) *Service {
 	return &Service{holds: holds, orders: orders, payments: payments, limiter: limiter,
-		cfg: cfg, log: log}
+		cache: cache, cfg: cfg, log: log}
 }
 
 // GuardRefusals counts confirms that PostgreSQL refused because the product
@@ -88,6 +97,14 @@ func (s *Service) Reserve(ctx context.Context, in ReserveInput) (Reservation, er
 	})
 	if err != nil {
 		return Reservation{}, err
+	}
+	if out.Result == flashsale.StockMissing {
+		// Between Redis losing its data and the sweeper's reload, a missing
+		// product is not an answer a shopper should take as final.
+		if loaded, lerr := s.cache.Loaded(ctx); lerr == nil && !loaded {
+			return Reservation{}, flashsale.Unavailable("sale cache",
+				errors.New("reloading after a restart"))
+		}
 	}
 	if err := reserveError(in, out); err != nil {
 		return Reservation{}, err

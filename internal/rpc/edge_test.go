@@ -17,6 +17,7 @@ import (
 
 	flashsalev1 "github.com/flashsale/flashsale/gen/flashsale/v1"
 	"github.com/flashsale/flashsale/gen/flashsale/v1/flashsalev1connect"
+	"github.com/flashsale/flashsale/internal/redis"
 	"github.com/flashsale/flashsale/internal/testenv"
 )
 
@@ -177,7 +178,17 @@ func TestEmptyListIsShown(t *testing.T) {
 	}
 	u.Path = emptyRedisDB
 	cfg.RedisURL = u.String()
-	s := &stack{url: testenv.Server(t, testenv.App(t, cfg)).URL}
+	a := testenv.App(t, cfg)
+	// The database is this test's alone: clear what an earlier run of other
+	// code may have left, and mark it loaded as the server's start would.
+	ctx := context.Background()
+	if err := a.Redis.FlushDB(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := redis.NewSaleCache(a.Redis).MarkLoaded(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{url: testenv.Server(t, a).URL}
 	for name, req := range map[string]*http.Request{
 		"rest": s.request(t, "GET", "/api/flash-sale/active", "", nil),
 		"connect": s.request(t, "POST", "/flashsale.v1.ShopperService/ListActiveSales", "",

@@ -131,6 +131,11 @@ func TestEnsureLoadedRestoresAnEmptiedRedis(t *testing.T) {
 	if _, _, _, err := a.Sales.Browse(ctx, s.ID); flashsale.ErrorKind(err) != flashsale.KindUnavailable {
 		t.Fatalf("browse before the reload: got %v, want unavailable, not a final not found", err)
 	}
+	_, err = a.Inventory.Reserve(ctx, inventory.ReserveInput{SaleID: s.ID,
+		ProductID: s.Lines[0].ProductID, UserID: "U2", Qty: 1})
+	if flashsale.ErrorKind(err) != flashsale.KindUnavailable {
+		t.Fatalf("reserve before the reload: got %v, want unavailable, not a final not found", err)
+	}
 	n, err := a.Sales.EnsureLoaded(ctx)
 	if err != nil || n == 0 {
 		t.Fatalf("ensure loaded: got %d %v, want the sales loaded", n, err)

@@ -23,6 +23,7 @@ import (
 	"github.com/flashsale/flashsale/internal/auth"
 	"github.com/flashsale/flashsale/internal/config"
 	"github.com/flashsale/flashsale/internal/flashsale"
+	"github.com/flashsale/flashsale/internal/redis"
 	"github.com/flashsale/flashsale/internal/rpc"
 	"github.com/flashsale/flashsale/internal/sale"
 )
@@ -61,10 +62,16 @@ func App(t testing.TB, cfg config.Config) *app.App {
 	if err := a.Ready(ctx); err != nil {
 		t.Fatalf("local stack not reachable (run localstack/up.sh): %v", err)
 	}
-	// Like the server at start: a Redis that has never been loaded (a fresh
-	// machine) would otherwise answer "reloading" to every unknown sale.
-	if _, err := a.Sales.EnsureLoaded(ctx); err != nil {
-		t.Fatalf("load redis: %v", err)
+	// The server loads every live sale into Redis at start and marks it
+	// loaded; without the mark, a fresh Redis answers "reloading" to every
+	// unknown sale. Tests create each sale they use through the app, which
+	// loads it, so they only need the mark, not a load of every test sale
+	// left in the database by earlier runs.
+	cache := redis.NewSaleCache(a.Redis)
+	if loaded, err := cache.Loaded(ctx); err != nil || !loaded {
+		if err := cache.MarkLoaded(ctx); err != nil {
+			t.Fatalf("mark redis loaded: %v", err)
+		}
 	}
 	return a
 }
