@@ -5,6 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+
+	"golang.org/x/term"
 
 	"github.com/flashsale/flashsale/internal/config"
 	"github.com/flashsale/flashsale/internal/loadtest"
@@ -40,6 +43,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if err := loadtest.ApplyPreset(&o.cfg, preset); err != nil {
 		return options{}, err
 	}
+	// Bars are for people watching; a log file or CI gets the table only,
+	// unless -progress asks for them.
+	o.cfg.Progress = o.cfg.Progress && isTerminal(stderr)
 	fs := flagSet(&o, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -129,4 +135,9 @@ func flagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "",
 		"write a CPU profile of this process (with -server inproc: server included)")
 	return fs
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

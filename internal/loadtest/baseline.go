@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -80,9 +81,11 @@ func storeReserve(ctx context.Context, c goredis.UniversalClient, rec *Recorder,
 // maxLockConns caps the DB-locking baseline's pool.
 const maxLockConns = 50
 
-// lockTable is the scratch table of the DB-locking baseline; each run keys
-// its one hot row by its run id and deletes it afterwards.
-const lockTable = "loadtest_lock_baseline"
+// lockTable names the DB-locking baseline's scratch table: one per run, so
+// runs never share it, dropped when the run ends.
+func lockTable(runID string) string {
+	return pgx.Identifier{"loadtest_lock_" + strings.ToLower(runID)}.Sanitize()
+}
 
 // dbLock prepares the reserve the seed design argues against: lock one hot
 // row with SELECT ... FOR UPDATE, check it, decrement it, commit. run drives
@@ -101,10 +104,11 @@ func dbLock(ctx context.Context, databaseURL string, rec *Recorder,
 	if err != nil {
 		return nil, nil, fmt.Errorf("db baseline: %w", err)
 	}
-	_, err = pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+lockTable+` (
-		run_id text PRIMARY KEY, stock bigint NOT NULL, created_at timestamptz DEFAULT now())`)
+	table := lockTable(runID)
+	_, err = pool.Exec(ctx, `CREATE TABLE `+table+` (
+		run_id text PRIMARY KEY, stock bigint NOT NULL)`)
 	if err == nil {
-		_, err = pool.Exec(ctx, `INSERT INTO `+lockTable+` (run_id, stock) VALUES ($1, $2)`,
+		_, err = pool.Exec(ctx, `INSERT INTO `+table+` (run_id, stock) VALUES ($1, $2)`,
 			runID, int64(1)<<40)
 	}
 	if err != nil {
@@ -112,24 +116,23 @@ func dbLock(ctx context.Context, databaseURL string, rec *Recorder,
 		return nil, nil, fmt.Errorf("db baseline: %w", err)
 	}
 	stop = func() {
-		_, _ = pool.Exec(context.WithoutCancel(ctx),
-			`DELETE FROM `+lockTable+` WHERE run_id = $1`, runID)
+		_, _ = pool.Exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+table)
 		pool.Close()
 	}
 	run = func(until time.Time) {
 		closedLoop(ctx, workers, until, func(int, uint64) {
 			start := time.Now()
-			err := lockAndTake(ctx, pool, runID)
+			err := lockAndTake(ctx, pool, table, runID)
 			recordOutcome(rec, OpDBLock, start, outcome(err), err)
 		})
 	}
 	return run, stop, nil
 }
 
-func lockAndTake(ctx context.Context, pool *pgxpool.Pool, runID string) error {
+func lockAndTake(ctx context.Context, pool *pgxpool.Pool, table, runID string) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var stock int64
-		err := tx.QueryRow(ctx, `SELECT stock FROM `+lockTable+
+		err := tx.QueryRow(ctx, `SELECT stock FROM `+table+
 			` WHERE run_id = $1 FOR UPDATE`, runID).Scan(&stock)
 		if err != nil {
 			return err
@@ -137,7 +140,7 @@ func lockAndTake(ctx context.Context, pool *pgxpool.Pool, runID string) error {
 		if stock <= 0 {
 			return errSoldOut
 		}
-		_, err = tx.Exec(ctx, `UPDATE `+lockTable+` SET stock = stock - 1 WHERE run_id = $1`,
+		_, err = tx.Exec(ctx, `UPDATE `+table+` SET stock = stock - 1 WHERE run_id = $1`,
 			runID)
 		return err
 	})
