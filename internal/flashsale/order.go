@@ -25,8 +25,9 @@ type Orders interface {
 	// sold + qty <= total, and writes the order's outbox event, in one
 	// transaction. When the hold already has an order it returns that order
 	// instead. A refused guard is KindExhausted with ReasonSoldOut; a payment
-	// id already used by another order is KindConflict, ReasonPaymentUsed; a
-	// hold the sweeper aborted is KindPrecondition, ReasonReservationExpired.
+	// bound to another hold (its order or a refund owed) is KindConflict,
+	// ReasonPaymentUsed; a hold the sweeper aborted is KindPrecondition,
+	// ReasonReservationExpired.
 	Place(ctx context.Context, o Order) (Order, error)
 	// Abort records that a hold will never get an order, unless its order
 	// committed first (then aborted is false). Place and Abort exclude each
@@ -34,12 +35,18 @@ type Orders interface {
 	Abort(ctx context.Context, holdID string) (aborted bool, err error)
 	// ByHold returns the order of a hold, if there is one.
 	ByHold(ctx context.Context, holdID string) (Order, bool, error)
-	// ByPayment returns the order a payment paid for, if there is one.
-	ByPayment(ctx context.Context, paymentID string) (Order, bool, error)
+	// PaymentHold returns the hold a payment is bound to: the one it paid
+	// an order for, or the one it is owed back for.
+	PaymentHold(ctx context.Context, paymentID string) (holdID string, found bool, err error)
+	// OweRefund binds the payment to the hold of e as owed back and records
+	// the refund_required event, in one transaction, once: a retry records
+	// nothing new. A payment bound to another hold is KindConflict,
+	// ReasonPaymentUsed, and nothing is recorded.
+	OweRefund(ctx context.Context, e Event, paymentID string) error
 	// RecordEvent durably records an event that changes no stored state but
-	// must reach the stream (a declined payment, a refund owed), once per
-	// occurrence: its id derives from the event and the payment, so a
-	// retried confirm records nothing new.
+	// must reach the stream (a declined payment), once per occurrence: its
+	// id derives from the event and the payment, so a retried confirm
+	// records nothing new.
 	RecordEvent(ctx context.Context, e Event, paymentID string) error
 }
 

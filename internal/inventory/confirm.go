@@ -35,14 +35,15 @@ func (s *Service) Confirm(ctx context.Context, userID, saleID, holdID, paymentID
 	if h.State == flashsale.HoldReleased {
 		return flashsale.Order{}, s.refuseReleased(ctx, h, paymentID)
 	}
-	// A payment that already paid for another hold would be refused by the
-	// database only after the hold moved to CONFIRMING, stranding it until
-	// the sweeper's grace period ends; refuse it while the hold is free.
-	if o, used, err := s.orders.ByPayment(ctx, paymentID); err != nil {
+	// A payment bound to another hold (it paid for it, or is owed back for
+	// it) would be refused by the database only after this hold moved to
+	// CONFIRMING, stranding it until the sweeper's grace period ends; refuse
+	// it while the hold is free.
+	if bound, found, err := s.orders.PaymentHold(ctx, paymentID); err != nil {
 		return flashsale.Order{}, err
-	} else if used && o.HoldID != holdID {
+	} else if found && bound != holdID {
 		return flashsale.Order{}, flashsale.Errorf(flashsale.KindConflict,
-			flashsale.ReasonPaymentUsed, "payment %s already paid for another order", paymentID)
+			flashsale.ReasonPaymentUsed, "payment %s was used for another reservation", paymentID)
 	}
 	return s.place(ctx, r, paymentID)
 }
@@ -139,8 +140,10 @@ func (s *Service) verifyPayment(ctx context.Context, h flashsale.Hold, paymentID
 		return err
 	}
 	if p.Status != flashsale.PaymentPaid {
-		if err := s.recordEvent(ctx, flashsale.EventPaymentDecline, h, paymentID,
-			"payment_declined"); err != nil {
+		// When the record fails the caller gets the error, not the answer,
+		// so that its retry records the event.
+		if err := s.orders.RecordEvent(ctx, holdEvent(flashsale.EventPaymentDecline, h,
+			"payment_declined"), paymentID); err != nil {
 			return err
 		}
 		return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonPaymentDeclined,
@@ -164,25 +167,26 @@ func (s *Service) refuseReleased(ctx context.Context, h flashsale.Hold, paymentI
 }
 
 // recordRefund records that a payment arrived for a hold that can no
-// longer be confirmed, so the shopper is refunded.
+// longer be confirmed, so the shopper is refunded. When that fails the
+// caller gets the error, not the answer, so that its retry records it: a
+// refund owed is never lost silently. A payment that already paid for
+// another hold is not owed back; the caller gets payment_used instead.
 func (s *Service) recordRefund(ctx context.Context, h flashsale.Hold, paymentID, reason string) error {
+	if err := s.orders.OweRefund(ctx, holdEvent(flashsale.EventRefundRequired, h, reason),
+		paymentID); err != nil {
+		return err
+	}
 	s.log.WarnContext(ctx, "paid confirm refused, refund required",
 		"sale_id", h.SaleID, "hold_id", h.HoldID, "payment_id", paymentID, "reason", reason)
-	return s.recordEvent(ctx, flashsale.EventRefundRequired, h, paymentID, reason)
+	return nil
 }
 
-// recordEvent writes a hold's event to the outbox. When that fails the
-// caller gets the error, not the answer, so that its retry records the
-// event: a refund owed is never lost silently.
-func (s *Service) recordEvent(
-	ctx context.Context,
-	kind flashsale.EventType,
-	h flashsale.Hold,
-	paymentID, reason string,
-) error {
-	return s.orders.RecordEvent(ctx, flashsale.Event{Type: kind, SaleID: h.SaleID,
-		ProductID: h.ProductID, UserID: h.UserID, HoldID: h.HoldID, Qty: h.Qty,
-		AmountMinor: h.AmountMinor, Reason: reason, At: time.Now()}, paymentID)
+// holdEvent is the event of a hold's payment that changes no hold: a
+// declined payment, a refund owed.
+func holdEvent(kind flashsale.EventType, h flashsale.Hold, reason string) flashsale.Event {
+	return flashsale.Event{Type: kind, SaleID: h.SaleID, ProductID: h.ProductID,
+		UserID: h.UserID, HoldID: h.HoldID, Qty: h.Qty, AmountMinor: h.AmountMinor,
+		Reason: reason, At: time.Now()}
 }
 
 func released(holdID string) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/flashsale/flashsale/internal/config"
 	"github.com/flashsale/flashsale/internal/flashsale"
 	"github.com/flashsale/flashsale/internal/inventory"
+	"github.com/flashsale/flashsale/internal/postgres"
 	"github.com/flashsale/flashsale/internal/testenv"
 )
 
@@ -543,5 +544,89 @@ func TestPaymentOfAnotherOrderLeavesTheHoldFree(t *testing.T) {
 	}
 	if c := s.counters(t, sl.ID, p); c.Held != 0 || c.Sold != 1 || c.Available != 9 {
 		t.Fatalf("counters %+v, want sold 1, available 9", c)
+	}
+}
+
+// A payment is bound to one hold for good: owed back for a released hold,
+// it buys nothing else; spent on an order, it is not owed back when shown
+// again for a released hold.
+func TestAPaymentServesOneHold(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, testenv.Config(t))
+	sl := testenv.Sale(t, s.app, 4, 10)
+	p := sl.Lines[0].ProductID
+	refundEvents := func() int {
+		var n int
+		err := s.app.DB.QueryRow(context.Background(), `SELECT count(*) FROM outbox
+			WHERE sale_id = $1 AND event_type = 'refund_required'`, sl.ID).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	released, _ := s.reserve(t, sl.ID, p, "U1", 1)
+	if err := s.release(t, sl.ID, "U1", released.GetReservationId()); err != nil {
+		t.Fatal(err)
+	}
+	owed := s.pay(t, 600, "")
+	_, err := s.confirm(t, sl.ID, "U1", released.GetReservationId(), owed)
+	wantErr(t, err, connect.CodeFailedPrecondition, flashsale.ReasonAlreadyReleased)
+	held, _ := s.reserve(t, sl.ID, p, "U1", 1)
+	_, err = s.confirm(t, sl.ID, "U1", held.GetReservationId(), owed)
+	wantErr(t, err, connect.CodeAlreadyExists, flashsale.ReasonPaymentUsed)
+	if c := s.counters(t, sl.ID, p); c.Held != 1 || c.Sold != 0 {
+		t.Fatalf("after a refunded payment was shown again: %+v, want the hold still held", c)
+	}
+
+	spent := s.pay(t, 600, "")
+	if _, err := s.confirm(t, sl.ID, "U1", held.GetReservationId(), spent); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := s.reserve(t, sl.ID, p, "U1", 1)
+	if err := s.release(t, sl.ID, "U1", other.GetReservationId()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.confirm(t, sl.ID, "U1", other.GetReservationId(), spent)
+	wantErr(t, err, connect.CodeAlreadyExists, flashsale.ReasonPaymentUsed)
+	if n := refundEvents(); n != 1 {
+		t.Fatalf("refund events: got %d, want 1 (the spent payment is not owed back)", n)
+	}
+}
+
+// A refund owed and an order racing for one payment: exactly one wins.
+func TestRefundAndOrderRaceForOnePayment(t *testing.T) {
+	t.Parallel()
+	a := testenv.App(t, testenv.Config(t))
+	sl := testenv.Sale(t, a, 100, 100)
+	line := sl.Lines[0]
+	orders := postgres.NewOrderStore(a.DB)
+	ctx := context.Background()
+	for i := range 20 {
+		payment := testenv.ID("PAY")
+		var placeErr, refundErr error
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			_, placeErr = orders.Place(ctx, flashsale.Order{ID: testenv.ID("o"),
+				UserID: "U1", SaleID: sl.ID, ProductID: line.ProductID,
+				HoldID: testenv.ID("hold-order"), PaymentID: payment, Qty: 1,
+				AmountMinor: line.SalePriceMinor, Currency: "USD"})
+		})
+		wg.Go(func() {
+			refundErr = orders.OweRefund(ctx, flashsale.Event{
+				Type: flashsale.EventRefundRequired, SaleID: sl.ID, ProductID: line.ProductID,
+				UserID: "U1", HoldID: testenv.ID("hold-refund"), Qty: 1,
+				AmountMinor: line.SalePriceMinor, Reason: "reservation_released",
+				At: time.Now()}, payment)
+		})
+		wg.Wait()
+		if (placeErr == nil) == (refundErr == nil) {
+			t.Fatalf("round %d: order %v, refund %v; want exactly one to win", i, placeErr, refundErr)
+		}
+		for _, err := range []error{placeErr, refundErr} {
+			if err != nil && flashsale.ErrorReason(err) != flashsale.ReasonPaymentUsed {
+				t.Fatalf("round %d: loser got %v, want %s", i, err, flashsale.ReasonPaymentUsed)
+			}
+		}
 	}
 }

@@ -36,6 +36,8 @@ func (s *OrderStore) Place(ctx context.Context, o flashsale.Order) (flashsale.Or
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO hold_outcomes (reservation_id, outcome) VALUES ($1, 'CONFIRMED')`,
 			o.HoldID)
+		b.Queue(`INSERT INTO payment_outcomes (payment_id, reservation_id, outcome)
+			VALUES ($1, $2, 'ORDER')`, o.PaymentID, o.HoldID)
 		b.Queue(`
 			INSERT INTO orders (order_id, user_id, sale_id, product_id, quantity, amount,
 			    currency, reservation_id, payment_id)
@@ -97,8 +99,23 @@ func (s *OrderStore) existing(ctx context.Context, o flashsale.Order) (flashsale
 			flashsale.ReasonAlreadyConfirmed,
 			"reservation %s was confirmed with another payment", o.HoldID)
 	}
-	return flashsale.Order{}, flashsale.Errorf(flashsale.KindConflict,
-		flashsale.ReasonPaymentUsed, "payment %s already paid for another order", o.PaymentID)
+	return flashsale.Order{}, s.paymentUsed(ctx, o.PaymentID)
+}
+
+// paymentUsed explains why a payment cannot pay for another hold.
+func (s *OrderStore) paymentUsed(ctx context.Context, paymentID string) error {
+	var outcome string
+	err := s.db.QueryRow(ctx, `SELECT outcome FROM payment_outcomes WHERE payment_id = $1`,
+		paymentID).Scan(&outcome)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return translate(err)
+	}
+	if outcome == "REFUND" {
+		return flashsale.Errorf(flashsale.KindConflict, flashsale.ReasonPaymentUsed,
+			"payment %s is being refunded for another reservation", paymentID)
+	}
+	return flashsale.Errorf(flashsale.KindConflict, flashsale.ReasonPaymentUsed,
+		"payment %s already paid for another order", paymentID)
 }
 
 // Abort records that a hold will never have an order, unless its order
@@ -125,10 +142,49 @@ func (s *OrderStore) ByHold(ctx context.Context, holdID string) (flashsale.Order
 	return s.orderWhere(ctx, "reservation_id", holdID)
 }
 
-// ByPayment returns the order a payment paid for.
-func (s *OrderStore) ByPayment(ctx context.Context, paymentID string) (flashsale.Order, bool, error) {
-	return s.orderWhere(ctx, "payment_id", paymentID)
+// PaymentHold returns the hold a payment paid for or is owed back for.
+func (s *OrderStore) PaymentHold(ctx context.Context, paymentID string) (string, bool, error) {
+	var holdID string
+	err := s.db.QueryRow(ctx, `SELECT reservation_id FROM payment_outcomes WHERE payment_id = $1`,
+		paymentID).Scan(&holdID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return holdID, err == nil, translate(err)
 }
+
+// OweRefund binds the payment to the hold as owed back and writes the
+// refund_required event, in one transaction.
+func (s *OrderStore) OweRefund(ctx context.Context, e flashsale.Event, paymentID string) error {
+	payload, id, err := oneOffEvent(e, paymentID)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var holdID string
+		err := tx.QueryRow(ctx, `
+			INSERT INTO payment_outcomes (payment_id, reservation_id, outcome)
+			VALUES ($1, $2, 'REFUND')
+			ON CONFLICT (payment_id) DO UPDATE SET payment_id = EXCLUDED.payment_id
+			RETURNING reservation_id`, paymentID, e.HoldID).Scan(&holdID)
+		if err != nil {
+			return err
+		}
+		if holdID != e.HoldID {
+			return errPaymentBound
+		}
+		_, err = tx.Exec(ctx, `
+			INSERT INTO outbox (event_id, event_type, sale_id, payload) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (event_id) DO NOTHING`, id, string(e.Type), e.SaleID, payload)
+		return err
+	})
+	if errors.Is(err, errPaymentBound) {
+		return s.paymentUsed(ctx, paymentID)
+	}
+	return translate(err)
+}
+
+var errPaymentBound = errors.New("payment bound to another hold")
 
 // orderWhere reads the order whose unique column equals value.
 func (s *OrderStore) orderWhere(ctx context.Context, column, value string) (flashsale.Order, bool, error) {

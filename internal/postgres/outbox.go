@@ -67,17 +67,24 @@ func (o *Outbox) MarkSent(ctx context.Context, seqs []int64) error {
 // derived from the type, hold and payment, so a retried confirm that records
 // the same occurrence again writes nothing.
 func (s *OrderStore) RecordEvent(ctx context.Context, e flashsale.Event, paymentID string) error {
-	if e.ID == "" {
-		e.ID = stableEventID(e.Type, e.HoldID, paymentID)
-	}
-	payload, err := events.NewPayload(e, paymentID, "")
+	payload, id, err := oneOffEvent(e, paymentID)
 	if err != nil {
 		return err
 	}
 	_, err = s.db.Exec(ctx, `
 		INSERT INTO outbox (event_id, event_type, sale_id, payload) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (event_id) DO NOTHING`, e.ID, string(e.Type), e.SaleID, string(payload))
+		ON CONFLICT (event_id) DO NOTHING`, id, string(e.Type), e.SaleID, payload)
 	return translate(err)
+}
+
+// oneOffEvent renders an event that a retry may record again; without an
+// id, its id derives from the type, hold and payment.
+func oneOffEvent(e flashsale.Event, paymentID string) (payload, id string, err error) {
+	if e.ID == "" {
+		e.ID = stableEventID(e.Type, e.HoldID, paymentID)
+	}
+	b, err := events.NewPayload(e, paymentID, "")
+	return string(b), e.ID, err
 }
 
 // stableEventID derives an event id from what identifies one occurrence,
