@@ -103,10 +103,17 @@ func TestFullSaleReachesEveryConsumer(t *testing.T) {
 		logged, err := e.eventLog.SaleEvents(ctx, s.ID)
 		return err == nil && len(logged) >= len(want)
 	})
-	// Wait for the slower consumers too: the notifier's last message.
+	// Wait for the other consumers too: the notifier's last message and the
+	// metrics loader's last event.
 	waitFor(t, 10*time.Second, "notifications", func() bool {
 		sent, err := e.sent.Sent(ctx, s.ID)
 		return err == nil && len(sent) == 10
+	})
+	waitFor(t, 10*time.Second, "every event in the metrics", func() bool {
+		var n int
+		err := e.adb.QueryRow(ctx, `SELECT count(*) FROM flash_sale_processed_events
+			WHERE sale_id = $1`, s.ID).Scan(&n)
+		return err == nil && n >= len(want)
 	})
 	stopRelay()
 	stopPoller()
