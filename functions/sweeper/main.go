@@ -16,8 +16,8 @@ import (
 	"github.com/flashsale/flashsale/internal/config"
 )
 
-// margin is the time left at the end of an invocation to report and return
-// before Lambda's timeout.
+// margin is the end of an invocation in which no new sweep starts, so the
+// last one can finish and report before Lambda's timeout.
 const margin = time.Second
 
 func main() {

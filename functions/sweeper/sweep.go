@@ -16,7 +16,7 @@ type sweeper struct {
 	// sweep every sale that may still hold units.
 	sweepOnce func(context.Context) (inventory.SweepResult, error)
 	every     time.Duration // between the starts of two sweeps
-	margin    time.Duration // kept free before the invocation's deadline
+	margin    time.Duration // before the invocation's deadline, when no sweep starts
 	log       *slog.Logger
 }
 
@@ -29,17 +29,23 @@ type Result struct {
 	Aborted   int `json:"aborted"`
 }
 
-// Handle sweeps every interval until the invocation's deadline less the
-// margin (once when the context has no deadline). A sweep that fails is
+// answerTime is kept at the very end of an invocation to report the result.
+const answerTime = 100 * time.Millisecond
+
+// Handle starts a sweep every interval until the invocation's deadline less
+// the margin (once when the context has no deadline). A sweep that fails is
 // retried by the next one; the invocation fails only when none succeeded,
 // so a dead Redis shows as failed invocations. Sweeps are idempotent, so an
 // overlapping invocation does no harm.
 func (s *sweeper) Handle(ctx context.Context, _ events.EventBridgeEvent) (Result, error) {
 	stop := time.Now()
 	if deadline, ok := ctx.Deadline(); ok {
+		// No sweep starts within the margin, but the last one may use it
+		// to finish: a slow sweep is cut only just before the deadline,
+		// leaving the time to answer.
 		stop = deadline.Add(-s.margin)
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, stop)
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-answerTime))
 		defer cancel()
 	}
 	var res Result

@@ -118,8 +118,9 @@ func NewLogger(level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l}))
 }
 
-// Sweep reloads Redis when it came back empty, then reclaims expired holds
-// and resolves interrupted confirms of every sale that may still hold units.
+// Sweep reloads Redis when it came back empty, removes the sales that ended
+// over a day ago from it, then reclaims expired holds and resolves
+// interrupted confirms of every sale that may still hold units.
 // The local server runs it on a ticker, the sweeper function on a schedule.
 func (a *App) Sweep(ctx context.Context) (inventory.SweepResult, error) {
 	n, err := a.Sales.EnsureLoaded(ctx)
@@ -133,5 +134,12 @@ func (a *App) Sweep(ctx context.Context) (inventory.SweepResult, error) {
 	if err != nil {
 		return inventory.SweepResult{}, err
 	}
-	return a.Inventory.Sweep(ctx, a.Inventory.Sweepable(sales, time.Now()))
+	// A failed clean-up must not hold back the reclaiming of expired holds.
+	now := time.Now()
+	if n, err := a.Sales.RetireEnded(ctx, sales, now); err != nil {
+		a.Log.WarnContext(ctx, "retiring ended sales failed", "retired", n, "err", err.Error())
+	} else if n > 0 {
+		a.Log.InfoContext(ctx, "ended sales removed from redis", "sales", n)
+	}
+	return a.Inventory.Sweep(ctx, a.Inventory.Sweepable(sales, now))
 }

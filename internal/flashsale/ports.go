@@ -55,4 +55,8 @@ type SaleCache interface {
 	Loaded(ctx context.Context) (bool, error)
 	// MarkLoaded records that every live sale has been loaded.
 	MarkLoaded(ctx context.Context) error
+	// Retire deletes a sale that ended long ago from the cache, unless an
+	// unresolved confirm or unpublished events still need it; retired
+	// reports which.
+	Retire(ctx context.Context, sale *Sale) (retired bool, err error)
 }

@@ -33,6 +33,8 @@ var (
 	sweepLua string
 	//go:embed lua/counters.lua
 	countersLua string
+	//go:embed lua/retire.lua
+	retireLua string
 )
 
 // Each script is the shared library followed by one body, joined once here so
@@ -46,6 +48,7 @@ var (
 	releaseScript       = holdScript(releaseLua)
 	sweepScript         = holdScript(sweepLua)
 	countersScript      = holdScript(countersLua)
+	retireScript        = holdScript(retireLua)
 )
 
 func holdScript(body string) *redis.Script {

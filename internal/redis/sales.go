@@ -177,6 +177,23 @@ func fromDoc(raw []byte) (*flashsale.Sale, error) {
 	return s, nil
 }
 
+// Retire deletes what Redis keeps of a sale: each product's keys, then its
+// document. A product whose keys something still waits on (an unresolved
+// confirm, events not yet published) keeps them, and so does the document:
+// retired is false and the next sweep tries again.
+func (s *SaleCache) Retire(ctx context.Context, sale *flashsale.Sale) (retired bool, err error) {
+	for _, l := range sale.Lines {
+		n, err := retireScript.Run(ctx, s.c, keysFor(sale.ID, l.ProductID).all()).Int()
+		if err != nil {
+			return false, cacheDown(err)
+		}
+		if n == 0 {
+			return false, nil
+		}
+	}
+	return true, cacheDown(s.c.HDel(ctx, salesIndexKey, sale.ID).Err())
+}
+
 // cacheDown turns a failed Redis call into unavailable; nil stays nil.
 func cacheDown(err error) error {
 	if err == nil {

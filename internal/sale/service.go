@@ -286,6 +286,32 @@ func (s *Service) Browse(ctx context.Context, id string) (*flashsale.Sale, map[s
 	return sale, avail, s.now(), err
 }
 
+// Retention is how long Redis keeps a sale after its scheduled end (also
+// when an admin ended it early): shoppers can see it ended and late confirms
+// find their holds. After that, its admin view and report come from
+// PostgreSQL and the analytics store.
+const Retention = 24 * time.Hour
+
+// RetireEnded removes from Redis those of the cached sales given that had
+// ended Retention before now, so its memory does not grow with every sale
+// ever run. It returns how many went.
+func (s *Service) RetireEnded(ctx context.Context, sales []*flashsale.Sale, now time.Time) (int, error) {
+	horizon, n := now.Add(-Retention), 0
+	for _, sale := range sales {
+		if !sale.End.Before(horizon) {
+			continue
+		}
+		retired, err := s.cache.Retire(ctx, sale)
+		if err != nil {
+			return n, err
+		}
+		if retired {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // EnsureLoaded warms Redis when it lost its data (a restart without
 // persistence, a failover to an empty replica), so sales come back without
 // restarting any process. The check is one EXISTS; callers run it on the
@@ -309,7 +335,7 @@ func (s *Service) Warm(ctx context.Context) (int, error) {
 	}
 	// Sales that ended a while ago are left out: nobody browses them, and
 	// their report comes from PostgreSQL and the analytics store.
-	horizon, n := s.now().Add(-24*time.Hour), 0
+	horizon, n := s.now().Add(-Retention), 0
 	for _, sale := range sales {
 		if sale.End.Before(horizon) {
 			continue

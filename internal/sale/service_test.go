@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/flashsale/flashsale/internal/app"
+	"github.com/flashsale/flashsale/internal/events"
 	"github.com/flashsale/flashsale/internal/flashsale"
 	"github.com/flashsale/flashsale/internal/inventory"
+	"github.com/flashsale/flashsale/internal/redis"
 	"github.com/flashsale/flashsale/internal/sale"
 	"github.com/flashsale/flashsale/internal/testenv"
 )
@@ -191,3 +193,82 @@ func TestCreateRefusesWindowsInThePastAndFreeProducts(t *testing.T) {
 }
 
 func asError(err error, target **flashsale.Error) bool { return errors.As(err, target) }
+
+func TestEndedSalesLeaveRedisAfterTheRetention(t *testing.T) {
+	t.Parallel()
+	a := testenv.App(t, testenv.Config(t))
+	ctx := context.Background()
+	s := testenv.Sale(t, a, 2, 10, 10)
+	if _, err := a.Inventory.Reserve(ctx, inventory.ReserveInput{SaleID: s.ID,
+		ProductID: s.Lines[0].ProductID, UserID: "U1", Qty: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Sales.End(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	keys := func() int64 {
+		var n int64
+		for _, l := range s.Lines {
+			p := "fs:{" + s.ID + ":" + l.ProductID + "}:"
+			c, err := a.Redis.Exists(ctx, p+"stock", p+"meta", p+"res", p+"exp", p+"users",
+				p+"idem", p+"events").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += c
+		}
+		return n
+	}
+	cached := func() []*flashsale.Sale {
+		sale, err := a.Sales.Cached(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range sale {
+			if x.ID == s.ID {
+				return []*flashsale.Sale{x}
+			}
+		}
+		return nil
+	}
+	retire := func(at time.Time) int {
+		n, err := a.Sales.RetireEnded(ctx, cached(), at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// Retention counts from the scheduled end, also for a sale ended early.
+	if n := retire(s.End.Add(sale.Retention - time.Minute)); n != 0 || keys() == 0 {
+		t.Fatalf("within the retention: retired %d, want 0 and the keys kept", n)
+	}
+	// A day later, but the reserve's events wait for the relay: kept.
+	later := s.End.Add(sale.Retention + time.Minute)
+	if n := retire(later); n != 0 || len(cached()) != 1 {
+		t.Fatalf("with unpublished events: retired %d, want 0 and the sale kept", n)
+	}
+	// The relay publishes them and deletes them from the stream.
+	streams := redis.NewEventStreams(a.Redis)
+	var refs []events.ProductRef
+	for _, l := range s.Lines {
+		refs = append(refs, events.ProductRef{SaleID: s.ID, ProductID: l.ProductID})
+	}
+	pending, err := streams.Pending(ctx, refs, 100)
+	if err != nil || len(pending) == 0 {
+		t.Fatalf("pending events: got %d, %v; want the reserve's", len(pending), err)
+	}
+	if err := streams.Delete(ctx, pending); err != nil {
+		t.Fatal(err)
+	}
+	if n := retire(later); n != 1 || keys() != 0 || cached() != nil {
+		t.Fatalf("after the relay: retired %d with %d keys left, want 1 and none", n, keys())
+	}
+	if _, _, _, err := a.Sales.Browse(ctx, s.ID); flashsale.ErrorKind(err) != flashsale.KindNotFound {
+		t.Fatalf("browse a retired sale: got %v, want not found", err)
+	}
+	got, avail, err := a.Sales.Get(ctx, s.ID)
+	if err != nil || got.State != flashsale.StateEnded || avail[s.Lines[0].ProductID] != 0 {
+		t.Fatalf("admin get of a retired sale: got %v %v %v, want it ended, from PostgreSQL", got, avail, err)
+	}
+}
