@@ -171,9 +171,11 @@ type Holds interface {
 	// Release gives a HELD hold's units back. It reports the state the hold
 	// was in; RELEASED or EXPIRED holds are left alone.
 	Release(ctx context.Context, ref HoldRef) (HoldState, Hold, error)
-	// Sweep reclaims up to limit expired holds of a product and lists the
-	// stuck CONFIRMING ones.
-	Sweep(ctx context.Context, saleID, productID string, limit int) (SweepResult, error)
+	// Sweep reclaims up to limit expired holds of each product and lists
+	// the stuck CONFIRMING ones, in one round trip. Results come in the
+	// order of products; a product whose sweep failed has a zero result and
+	// its error is joined into err.
+	Sweep(ctx context.Context, products []HoldRef, limit int) ([]SweepResult, error)
 	// Counters reads a sale product's stock counters.
 	Counters(ctx context.Context, saleID, productID string) (Counters, error)
 }

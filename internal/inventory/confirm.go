@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/flashsale/flashsale/internal/flashsale"
@@ -204,43 +205,48 @@ type SweepResult struct {
 // Sweep reclaims expired holds of every product of the sales given and
 // resolves confirms that crashed between PostgreSQL and Redis.
 func (s *Service) Sweep(ctx context.Context, sales []*flashsale.Sale) (SweepResult, error) {
-	var total SweepResult
-	var errs []error
+	var products []flashsale.HoldRef
 	for _, sale := range sales {
 		for _, l := range sale.Lines {
-			r, err := s.sweepProduct(ctx, sale.ID, l.ProductID)
+			products = append(products, flashsale.HoldRef{SaleID: sale.ID, ProductID: l.ProductID})
+		}
+	}
+	var total SweepResult
+	var errs []error
+	for batch := range slices.Chunk(products, sweepPipeline) {
+		results, err := s.holds.Sweep(ctx, batch, sweepBatch)
+		errs = append(errs, err)
+		for _, r := range results {
 			total.Expired += r.Expired
-			total.Finalized += r.Finalized
-			total.Aborted += r.Aborted
-			errs = append(errs, err)
+			for _, h := range r.Stuck {
+				errs = append(errs, s.resolveStuck(ctx, h, &total))
+			}
 		}
 	}
 	return total, errors.Join(errs...)
 }
 
-const sweepBatch = 500
+// sweepBatch bounds the holds one product's sweep reclaims, and
+// sweepPipeline the products swept in one round trip.
+const (
+	sweepBatch    = 500
+	sweepPipeline = 100
+)
 
-func (s *Service) sweepProduct(ctx context.Context, saleID, productID string) (SweepResult, error) {
-	res, err := s.holds.Sweep(ctx, saleID, productID, sweepBatch)
+// resolveStuck finishes a confirm that crashed between PostgreSQL and Redis:
+// CONFIRMED when its order exists, else EXPIRED with its units back.
+// PostgreSQL decides, so a confirm still running cannot also win.
+func (s *Service) resolveStuck(ctx context.Context, h flashsale.Hold, total *SweepResult) error {
+	aborted, err := s.orders.Abort(ctx, h.HoldID)
 	if err != nil {
-		return SweepResult{}, err
+		return err
 	}
-	out := SweepResult{Expired: res.Expired}
-	for _, h := range res.Stuck {
-		aborted, err := s.orders.Abort(ctx, h.HoldID)
-		if err != nil {
-			return out, err
-		}
-		if aborted {
-			err, out.Aborted = s.holds.AbortConfirm(ctx, h.HoldRef, true), out.Aborted+1
-		} else {
-			err, out.Finalized = s.holds.FinishConfirm(ctx, h.HoldRef), out.Finalized+1
-		}
-		if err != nil {
-			return out, err
-		}
+	if aborted {
+		total.Aborted++
+		return s.holds.AbortConfirm(ctx, h.HoldRef, true)
 	}
-	return out, nil
+	total.Finalized++
+	return s.holds.FinishConfirm(ctx, h.HoldRef)
 }
 
 // Sweepable keeps the sales whose holds may still need sweeping: those that

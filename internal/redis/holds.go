@@ -233,22 +233,46 @@ func (s *HoldStore) Release(
 	return flashsale.HoldState(r.outcome), r.hold, nil
 }
 
-// Sweep reclaims up to limit expired holds of a product and lists up to
+// Sweep reclaims up to limit expired holds of each product and lists up to
 // limit CONFIRMING holds whose deadline plus grace has passed.
 func (s *HoldStore) Sweep(
 	ctx context.Context,
-	saleID, productID string,
+	products []flashsale.HoldRef,
 	limit int,
-) (flashsale.SweepResult, error) {
+) ([]flashsale.SweepResult, error) {
 	if limit < 1 {
-		return flashsale.SweepResult{}, fmt.Errorf("sweep: limit %d is below 1", limit)
+		return nil, fmt.Errorf("sweep: limit %d is below 1", limit)
 	}
-	ref := flashsale.HoldRef{SaleID: saleID, ProductID: productID}
-	v, err := s.run(ctx, "sweep", sweepScript, ref, limit)
-	if err != nil {
-		return flashsale.SweepResult{}, err
+	// One pipeline for every product: a sweeper with thousands of live
+	// products pays one round trip per node, not one per product.
+	cmds := make([]*redis.Cmd, len(products))
+	_, _ = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, ref := range products {
+			cmds[i] = sweepScript.EvalSha(ctx, p, keysFor(ref.SaleID, ref.ProductID).all(), limit)
+		}
+		return nil
+	})
+	out := make([]flashsale.SweepResult, len(products))
+	var errs []error
+	for i, ref := range products {
+		v, err := cmds[i].Result()
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// The script cache was flushed; Run sends the script again.
+			v, err = sweepScript.Run(ctx, s.c, keysFor(ref.SaleID, ref.ProductID).all(),
+				limit).Result()
+		}
+		if err != nil {
+			errs = append(errs, scriptError("sweep", err))
+			continue
+		}
+		r, err := parseSweep(ref, v)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out[i] = r
 	}
-	return parseSweep(ref, v)
+	return out, errors.Join(errs...)
 }
 
 // parseSweep decodes {expired count, currency, id, record, id, record, ...}.

@@ -407,7 +407,7 @@ func TestSweep(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 
-		res, err := s.Sweep(ctx, ref.SaleID, ref.ProductID, 10)
+		res, err := sweepOne(ctx, s, ref)
 		if err != nil {
 			t.Fatalf("sweep: %v", err)
 		}
@@ -424,11 +424,38 @@ func TestSweep(t *testing.T) {
 		if err := s.AbortConfirm(ctx, crashed.HoldRef, true); err != nil {
 			t.Fatalf("abort confirm: %v", err)
 		}
-		res, err = s.Sweep(ctx, ref.SaleID, ref.ProductID, 10)
+		res, err = sweepOne(ctx, s, ref)
 		if err != nil || res.Expired != 0 || len(res.Stuck) != 0 {
 			t.Errorf("second sweep: got %+v, %v, want nothing", res, err)
 		}
 		checkCounters(t, s, ref, flashsale.Counters{Total: 10, Available: 9, Held: 1})
+	})
+}
+
+func TestSweepManyProductsInOneCall(t *testing.T) {
+	eachTarget(t, func(t *testing.T, tg target) {
+		s := NewHoldStore(tg.c)
+		ctx := t.Context()
+		// Products of different sales, so a cluster spreads them over nodes.
+		var refs []flashsale.HoldRef
+		for range 30 {
+			ref := loadSale(t, tg.c, saleSpec{stock: 5, limit: 2})
+			in := reserveInput(ref, "u1", 1)
+			in.TTL = 100 * time.Millisecond
+			mustReserve(t, s, in, flashsale.Reserved)
+			refs = append(refs, ref)
+		}
+		time.Sleep(300 * time.Millisecond)
+		results, err := s.Sweep(ctx, refs, 10)
+		if err != nil || len(results) != len(refs) {
+			t.Fatalf("sweep: got %d results, %v; want %d", len(results), err, len(refs))
+		}
+		for i, ref := range refs {
+			if results[i].Expired != 1 {
+				t.Errorf("product %d: expired %d, want 1", i, results[i].Expired)
+			}
+			checkCounters(t, s, ref, flashsale.Counters{Total: 5, Available: 5})
+		}
 	})
 }
 
@@ -678,6 +705,10 @@ func TestScriptsSurviveScriptFlush(t *testing.T) {
 	if err := c.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatalf("script flush: %v", err)
 	}
+	// The sweep pipelines EVALSHA, so it resends the script itself.
+	if _, err := sweepOne(ctx, s, ref); err != nil {
+		t.Fatalf("sweep after flush: %v", err)
+	}
 	if _, _, err := s.Release(ctx, h.HoldRef); err != nil {
 		t.Fatalf("release after flush: %v", err)
 	}
@@ -828,7 +859,7 @@ func randomStep(ctx context.Context, s *HoldStore, h flashsale.HoldRef, step int
 			err = s.AbortConfirm(ctx, h, step == 2)
 		}
 	default:
-		_, err = s.Sweep(ctx, h.SaleID, h.ProductID, 10)
+		_, err = sweepOne(ctx, s, h)
 	}
 	return err
 }
@@ -924,4 +955,13 @@ func benchSale(b *testing.B, c redis.UniversalClient) flashsale.HoldRef {
 		b.Fatalf("load bench sale: %v", err)
 	}
 	return ref
+}
+
+// sweepOne sweeps one product, up to ten holds.
+func sweepOne(ctx context.Context, s *HoldStore, ref flashsale.HoldRef) (flashsale.SweepResult, error) {
+	res, err := s.Sweep(ctx, []flashsale.HoldRef{{SaleID: ref.SaleID, ProductID: ref.ProductID}}, 10)
+	if err != nil {
+		return flashsale.SweepResult{}, err
+	}
+	return res[0], nil
 }
