@@ -99,11 +99,8 @@ func (s *Service) Reserve(ctx context.Context, in ReserveInput) (Reservation, er
 		return Reservation{}, err
 	}
 	if out.Result == flashsale.StockMissing {
-		// Between Redis losing its data and the sweeper's reload, a missing
-		// product is not an answer a shopper should take as final.
-		if loaded, lerr := s.cache.Loaded(ctx); lerr == nil && !loaded {
-			return Reservation{}, flashsale.Unavailable("sale cache",
-				errors.New("reloading after a restart"))
+		if err := s.reloading(ctx); err != nil {
+			return Reservation{}, err
 		}
 	}
 	if err := reserveError(in, out); err != nil {
@@ -199,6 +196,11 @@ func ref(saleID, holdID string) (flashsale.HoldRef, error) {
 // owned reads a hold and checks that userID made it.
 func (s *Service) owned(ctx context.Context, r flashsale.HoldRef, userID string) (flashsale.Hold, error) {
 	h, err := s.holds.Hold(ctx, r)
+	if flashsale.ErrorKind(err) == flashsale.KindNotFound {
+		if rerr := s.reloading(ctx); rerr != nil {
+			return h, rerr
+		}
+	}
 	if err != nil {
 		return h, err
 	}
@@ -207,6 +209,16 @@ func (s *Service) owned(ctx context.Context, r flashsale.HoldRef, userID string)
 			"reservation %s belongs to another shopper", r.HoldID)
 	}
 	return h, nil
+}
+
+// reloading is unavailable between Redis losing its data and the sweeper's
+// reload: a missing product or hold then is not an answer a shopper should
+// take as final. Otherwise it is nil.
+func (s *Service) reloading(ctx context.Context) error {
+	if loaded, err := s.cache.Loaded(ctx); err == nil && !loaded {
+		return flashsale.Unavailable("sale cache", errors.New("reloading after a restart"))
+	}
+	return nil
 }
 
 // Release gives a hold's units back. Releasing a released or expired hold

@@ -138,6 +138,10 @@ func TestEnsureLoadedRestoresAnEmptiedRedis(t *testing.T) {
 	if flashsale.ErrorKind(err) != flashsale.KindUnavailable {
 		t.Fatalf("reserve before the reload: got %v, want unavailable, not a final not found", err)
 	}
+	if err := a.Inventory.Release(ctx, "U1", s.ID, h.Hold.HoldID); flashsale.ErrorKind(err) !=
+		flashsale.KindUnavailable {
+		t.Fatalf("release before the reload: got %v, want unavailable, not a final not found", err)
+	}
 	n, err := a.Sales.EnsureLoaded(ctx)
 	if err != nil || n == 0 {
 		t.Fatalf("ensure loaded: got %d %v, want the sales loaded", n, err)
