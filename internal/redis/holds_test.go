@@ -397,7 +397,8 @@ func TestSweep(t *testing.T) {
 		ctx := t.Context()
 		short := func(user string) flashsale.Hold {
 			in := reserveInput(ref, user, 2)
-			in.TTL = 300 * time.Millisecond
+			// Long enough for the calls below on a busy machine.
+			in.TTL = time.Second
 			return mustReserve(t, s, in, flashsale.Reserved).Hold
 		}
 		expiring, crashed := short("u1"), short("u2")
@@ -405,7 +406,7 @@ func TestSweep(t *testing.T) {
 		if _, _, err := s.BeginConfirm(ctx, crashed.HoldRef, 100*time.Millisecond); err != nil {
 			t.Fatalf("begin confirm: %v", err)
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(1200 * time.Millisecond)
 
 		res, err := sweepOne(ctx, s, ref)
 		if err != nil {
