@@ -251,6 +251,19 @@ func (s *Service) listed(ctx context.Context) ([]*flashsale.Sale, error) {
 	return sales, nil
 }
 
+// listedSale finds a sale in this process's copy of the list; nil when the
+// copy does not have it (a sale created elsewhere since the last refresh).
+func (s *Service) listedSale(ctx context.Context, id string) (*flashsale.Sale, error) {
+	all, err := s.listed(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if i := slices.IndexFunc(all, func(x *flashsale.Sale) bool { return x.ID == id }); i >= 0 {
+		return all[i], nil
+	}
+	return nil, nil
+}
+
 // forgetList drops this process's copy after an admin change.
 func (s *Service) forgetList() {
 	s.mu.Lock()
@@ -268,9 +281,14 @@ func (s *Service) Cached(ctx context.Context) ([]*flashsale.Sale, error) {
 	return s.cache.Sales(ctx)
 }
 
-// Browse returns a sale and its live availability, all from Redis.
+// Browse returns a sale and its live availability, all from Redis. The
+// sale comes from this process's copy of the list when that knows it (as
+// fresh as Active's), so a shopper's poll costs one round trip: the stock.
 func (s *Service) Browse(ctx context.Context, id string) (*flashsale.Sale, map[string]int, time.Time, error) {
-	sale, err := s.cache.Sale(ctx, id)
+	sale, err := s.listedSale(ctx, id)
+	if sale == nil && err == nil {
+		sale, err = s.cache.Sale(ctx, id)
+	}
 	if flashsale.ErrorKind(err) == flashsale.KindNotFound {
 		// Right after Redis lost its data and before the sweeper reloads
 		// it, "not found" would be a lie a client might believe for good.
