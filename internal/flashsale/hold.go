@@ -159,11 +159,17 @@ type Holds interface {
 	Reserve(ctx context.Context, in ReserveInput) (ReserveOutcome, error)
 	// Hold reads a hold; KindNotFound when there is none.
 	Hold(ctx context.Context, ref HoldRef) (Hold, error)
-	// BeginConfirm moves a hold of userID to CONFIRMING until deadline+grace.
-	// A HELD hold past its deadline, or an EXPIRED one, is taken again when
-	// stock and the user's limit allow (Retaken), else WasExpired.
-	BeginConfirm(ctx context.Context, ref HoldRef, grace time.Duration) (BeginResult, Hold, error)
-	// FinishConfirm marks a CONFIRMING hold CONFIRMED (idempotent).
+	// BeginConfirm moves a hold to CONFIRMING with paymentID until
+	// deadline+grace. A HELD hold past its deadline, or an EXPIRED one, is
+	// taken again when stock and the user's limit allow (Retaken), else
+	// WasExpired.
+	BeginConfirm(ctx context.Context, ref HoldRef, paymentID string, grace time.Duration) (BeginResult, Hold, error)
+	// UndoConfirm moves a CONFIRMING hold back to HELD (or EXPIRED, units
+	// back, past its deadline) when its order was refused for a reason that
+	// leaves the hold good, if paymentID last began its confirm.
+	UndoConfirm(ctx context.Context, ref HoldRef, paymentID string) error
+	// FinishConfirm marks a CONFIRMING (or undone, HELD) hold CONFIRMED once
+	// its order exists (idempotent).
 	FinishConfirm(ctx context.Context, ref HoldRef) error
 	// AbortConfirm ends a CONFIRMING hold without an order: EXPIRED with its
 	// units back, or DISCARDED without them when returnUnits is false.

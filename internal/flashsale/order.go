@@ -35,9 +35,9 @@ type Orders interface {
 	Abort(ctx context.Context, holdID string) (aborted bool, err error)
 	// ByHold returns the order of a hold, if there is one.
 	ByHold(ctx context.Context, holdID string) (Order, bool, error)
-	// PaymentHold returns the hold a payment is bound to: the one it paid
-	// an order for, or the one it is owed back for.
-	PaymentHold(ctx context.Context, paymentID string) (holdID string, found bool, err error)
+	// PaymentBinding returns the hold a payment is bound to: the one it
+	// paid an order for, or the one it is owed back for.
+	PaymentBinding(ctx context.Context, paymentID string) (PaymentBinding, bool, error)
 	// OweRefund binds the payment to the hold of e as owed back and records
 	// the refund_required event, in one transaction, once: a retry records
 	// nothing new. A payment bound to another hold is KindConflict,
@@ -48,6 +48,14 @@ type Orders interface {
 	// id derives from the event and the payment, so a retried confirm
 	// records nothing new.
 	RecordEvent(ctx context.Context, e Event, paymentID string) error
+}
+
+// PaymentBinding is the one hold a payment serves for good.
+type PaymentBinding struct {
+	HoldID string
+	// Refund: the payment is owed back for the hold rather than paying its
+	// order.
+	Refund bool
 }
 
 // PaymentStatus is what the provider says about a payment.

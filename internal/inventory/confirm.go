@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -24,6 +25,15 @@ func (s *Service) Confirm(ctx context.Context, userID, saleID, holdID, paymentID
 		return flashsale.Order{}, err
 	}
 	h, err := s.owned(ctx, r, userID)
+	if flashsale.ErrorKind(err) == flashsale.KindNotFound {
+		// Redis may have lost a hold whose order had committed: a retry
+		// still gets its order.
+		o, found, oerr := s.lostHoldOrder(ctx, r, userID)
+		if oerr != nil || !found {
+			return flashsale.Order{}, cmp.Or(oerr, err)
+		}
+		return s.existingOrder(ctx, holdOf(o), paymentID)
+	}
 	if err != nil {
 		return flashsale.Order{}, err
 	}
@@ -38,20 +48,45 @@ func (s *Service) Confirm(ctx context.Context, userID, saleID, holdID, paymentID
 	}
 	// A payment bound to another hold (it paid for it, or is owed back for
 	// it) would be refused by the database only after this hold moved to
-	// CONFIRMING, stranding it until the sweeper's grace period ends; refuse
-	// it while the hold is free.
-	if bound, found, err := s.orders.PaymentHold(ctx, paymentID); err != nil {
+	// CONFIRMING; refuse it while the hold is free. A payment already owed
+	// back for this hold gets the same answer again: taking units for it
+	// now would sell them for money that is being returned.
+	b, found, err := s.orders.PaymentBinding(ctx, paymentID)
+	switch {
+	case err != nil:
 		return flashsale.Order{}, err
-	} else if found && bound != holdID {
+	case found && b.HoldID != holdID:
 		return flashsale.Order{}, flashsale.Errorf(flashsale.KindConflict,
 			flashsale.ReasonPaymentUsed, "payment %s was used for another reservation", paymentID)
+	case found && b.Refund:
+		return flashsale.Order{}, flashsale.Errorf(flashsale.KindPrecondition,
+			flashsale.ReasonReservationExpired,
+			"reservation %s can no longer be confirmed; payment %s is being refunded",
+			holdID, paymentID)
 	}
 	return s.place(ctx, r, paymentID)
 }
 
+// lostHoldOrder finds the order of a hold that Redis no longer has, when it
+// is the caller's and of this sale.
+func (s *Service) lostHoldOrder(ctx context.Context, r flashsale.HoldRef, userID string) (flashsale.Order, bool, error) {
+	o, found, err := s.orders.ByHold(ctx, r.HoldID)
+	if err != nil || !found || o.UserID != userID || o.SaleID != r.SaleID {
+		return flashsale.Order{}, false, err
+	}
+	return o, true, nil
+}
+
+// holdOf rebuilds the confirmed hold of an order.
+func holdOf(o flashsale.Order) flashsale.Hold {
+	return flashsale.Hold{HoldRef: flashsale.HoldRef{SaleID: o.SaleID, ProductID: o.ProductID,
+		HoldID: o.HoldID}, UserID: o.UserID, Qty: o.Qty, AmountMinor: o.AmountMinor,
+		Currency: o.Currency, State: flashsale.HoldConfirmed}
+}
+
 // place runs the Redis and PostgreSQL steps of a confirm.
 func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID string) (flashsale.Order, error) {
-	result, h, err := s.holds.BeginConfirm(ctx, r, s.cfg.Grace)
+	result, h, err := s.holds.BeginConfirm(ctx, r, paymentID, s.cfg.Grace)
 	if err != nil {
 		return flashsale.Order{}, err
 	}
@@ -77,11 +112,25 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID stri
 	})
 	switch flashsale.ErrorReason(err) {
 	case flashsale.ReasonSoldOut:
-		return flashsale.Order{}, s.refused(ctx, r, err)
+		return flashsale.Order{}, s.refused(ctx, h, paymentID, err)
 	case flashsale.ReasonReservationExpired:
 		// The sweeper aborted the hold while the payment was on its way.
 		if err := s.recordRefund(ctx, h, paymentID, "reservation_expired"); err != nil {
 			return flashsale.Order{}, err
+		}
+		return flashsale.Order{}, err
+	case flashsale.ReasonPaymentUsed:
+		// Another confirm bound the payment first; the hold itself is good,
+		// so it goes back to HELD for a payment of its own.
+		if uerr := s.holds.UndoConfirm(ctx, r, paymentID); uerr != nil {
+			s.log.WarnContext(ctx, "undo of refused confirm deferred to sweeper",
+				"hold_id", r.HoldID, "err", uerr.Error())
+		}
+		return flashsale.Order{}, err
+	case flashsale.ReasonAlreadyConfirmed:
+		// A confirm with another payment won the race for this hold.
+		if rerr := s.refundSecondPayment(ctx, h, paymentID); rerr != nil {
+			return flashsale.Order{}, rerr
 		}
 		return flashsale.Order{}, err
 	}
@@ -105,15 +154,19 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID stri
 }
 
 // refused handles PostgreSQL's oversell guard: Redis had stock the truth did
-// not. The hold is discarded without returning its units to Redis.
-func (s *Service) refused(ctx context.Context, r flashsale.HoldRef, cause error) error {
+// not. The hold is discarded without returning its units to Redis, and the
+// payment, verified as paid, is owed back.
+func (s *Service) refused(ctx context.Context, h flashsale.Hold, paymentID string, cause error) error {
 	s.guardRefusals.Add(1)
 	s.log.ErrorContext(ctx, "oversell refused by database guard",
-		"sale_id", r.SaleID, "product_id", r.ProductID, "hold_id", r.HoldID,
+		"sale_id", h.SaleID, "product_id", h.ProductID, "hold_id", h.HoldID,
 		"refusals", s.guardRefusals.Load())
-	if err := s.holds.AbortConfirm(ctx, r, false); err != nil {
+	if err := s.recordRefund(ctx, h, paymentID, "sold_out"); err != nil {
+		return err
+	}
+	if err := s.holds.AbortConfirm(ctx, h.HoldRef, false); err != nil {
 		s.log.WarnContext(ctx, "discard of refused hold deferred to sweeper",
-			"hold_id", r.HoldID, "err", err.Error())
+			"hold_id", h.HoldID, "err", err.Error())
 	}
 	return cause
 }
@@ -126,11 +179,28 @@ func (s *Service) existingOrder(ctx context.Context, h flashsale.Hold, paymentID
 	case !found:
 		return o, errors.New("confirmed hold " + h.HoldID + " has no order")
 	case o.PaymentID != paymentID:
+		if err := s.refundSecondPayment(ctx, h, paymentID); err != nil {
+			return flashsale.Order{}, err
+		}
 		return flashsale.Order{}, flashsale.Errorf(flashsale.KindConflict,
 			flashsale.ReasonAlreadyConfirmed,
 			"reservation %s was confirmed with another payment", h.HoldID)
 	}
 	return o, nil
+}
+
+// refundSecondPayment owes back a payment that arrived for a hold another
+// payment already bought, when it went through for the hold's amount. One
+// that paid for another order is left alone: it is not owed back.
+func (s *Service) refundSecondPayment(ctx context.Context, h flashsale.Hold, paymentID string) error {
+	if s.verifyPayment(ctx, h, paymentID) != nil {
+		return nil
+	}
+	err := s.recordRefund(ctx, h, paymentID, "already_confirmed")
+	if flashsale.ErrorReason(err) == flashsale.ReasonPaymentUsed {
+		return nil
+	}
+	return err
 }
 
 // verifyPayment checks that the payment went through for exactly the hold's

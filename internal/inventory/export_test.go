@@ -10,12 +10,12 @@ import (
 // mark, where a crashed process would stop.
 func SetAfterOrder(s *Service, f func(flashsale.HoldRef) error) { s.afterOrder = f }
 
-// BeginConfirmForTest runs only the first step of a confirm, as a process
-// that died right after it would have.
-func (s *Service) BeginConfirmForTest(ctx context.Context, saleID, holdID string) (flashsale.BeginResult, flashsale.Hold, error) {
+// BeginConfirmForTest runs only the first step of a confirm with a payment,
+// as a process that died right after it would have.
+func (s *Service) BeginConfirmForTest(ctx context.Context, saleID, holdID, paymentID string) (flashsale.BeginResult, flashsale.Hold, error) {
 	r, err := ref(saleID, holdID)
 	if err != nil {
 		return 0, flashsale.Hold{}, err
 	}
-	return s.holds.BeginConfirm(ctx, r, s.cfg.Grace)
+	return s.holds.BeginConfirm(ctx, r, paymentID, s.cfg.Grace)
 }

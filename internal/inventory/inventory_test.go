@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -365,6 +366,13 @@ func TestRedisStockAboveTruthIsRefusedByTheDatabase(t *testing.T) {
 	if sold != 2 {
 		t.Fatalf("database sold %d, want 2", sold)
 	}
+	// The three refused shoppers paid: each is owed back.
+	var refunds int
+	_ = s.app.DB.QueryRow(ctx, `SELECT count(*) FROM outbox
+		WHERE sale_id = $1 AND event_type = 'refund_required'`, sl.ID).Scan(&refunds)
+	if refunds != 3 {
+		t.Fatalf("refund events after guard refusals: got %d, want 3", refunds)
+	}
 }
 
 func TestExpiryAndLatePayment(t *testing.T) {
@@ -410,8 +418,23 @@ func TestExpiryAndLatePayment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reserve after expiry: %v", err)
 	}
-	_, err = s.confirm(t, sl2.ID, "U1", late.GetReservationId(), s.pay(t, 600, ""))
+	latePay := s.pay(t, 600, "")
+	_, err = s.confirm(t, sl2.ID, "U1", late.GetReservationId(), latePay)
 	wantErr(t, err, connect.CodeFailedPrecondition, flashsale.ReasonReservationExpired)
+	// The unit comes free again, but the payment is being refunded: a
+	// retry of it takes nothing.
+	if err := s.release(t, sl2.ID, "U2", other.GetReservationId()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.confirm(t, sl2.ID, "U1", late.GetReservationId(), latePay)
+	wantErr(t, err, connect.CodeFailedPrecondition, flashsale.ReasonReservationExpired)
+	if c := s.counters(t, sl2.ID, p2); c.Available != 1 || c.Held != 0 {
+		t.Fatalf("after retrying a refunded payment: %+v, want the unit free", c)
+	}
+	other, err = s.reserve(t, sl2.ID, p2, "U2", 1)
+	if err != nil {
+		t.Fatalf("reserve the freed unit: %v", err)
+	}
 	o2, err := s.confirm(t, sl2.ID, "U2", other.GetReservationId(), s.pay(t, 600, ""))
 	if err != nil {
 		t.Fatalf("confirm of the new hold: %v", err)
@@ -459,7 +482,8 @@ func TestCrashBetweenDatabaseAndRedisIsResolved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.app.Inventory.BeginConfirmForTest(ctx, sl.ID, lost.GetReservationId()); err != nil {
+	if _, _, err := s.app.Inventory.BeginConfirmForTest(ctx, sl.ID, lost.GetReservationId(),
+		s.pay(t, 600, "")); err != nil {
 		t.Fatal(err)
 	}
 	if c := s.counters(t, sl.ID, p); c.Held != 2 || c.Sold != 0 {
@@ -628,5 +652,80 @@ func TestRefundAndOrderRaceForOnePayment(t *testing.T) {
 				t.Fatalf("round %d: loser got %v, want %s", i, err, flashsale.ReasonPaymentUsed)
 			}
 		}
+	}
+}
+
+// Two holds confirmed at once with one payment: one order, and the other
+// hold is back to HELD, free to release or to confirm with its own payment.
+func TestOnePaymentForTwoHoldsLeavesTheLoserHeld(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, testenv.Config(t))
+	sl := testenv.Sale(t, s.app, 2, 100)
+	p := sl.Lines[0].ProductID
+	for round := range 15 {
+		a, _ := s.reserve(t, sl.ID, p, "A"+strconv.Itoa(round), 1)
+		b, _ := s.reserve(t, sl.ID, p, "B"+strconv.Itoa(round), 1)
+		pay := s.pay(t, 600, "")
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i, h := range []*flashsalev1.ReserveResponse{a, b} {
+			user := []string{"A", "B"}[i] + strconv.Itoa(round)
+			wg.Go(func() { _, errs[i] = s.confirm(t, sl.ID, user, h.GetReservationId(), pay) })
+		}
+		wg.Wait()
+		if (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("round %d: got %v and %v, want exactly one order", round, errs[0], errs[1])
+		}
+		loser, user := a, "A"+strconv.Itoa(round)
+		if errs[0] == nil {
+			loser, user = b, "B"+strconv.Itoa(round)
+		}
+		if got := reason(errs[0]) + reason(errs[1]); got != string(flashsale.ReasonPaymentUsed) {
+			t.Fatalf("round %d: loser's reason %q, want %s", round, got, flashsale.ReasonPaymentUsed)
+		}
+		if err := s.release(t, sl.ID, user, loser.GetReservationId()); err != nil {
+			t.Fatalf("round %d: release of the loser: %v", round, err)
+		}
+	}
+	if c := s.counters(t, sl.ID, p); c.Held != 0 || c.Sold != 15 {
+		t.Fatalf("counters %+v, want sold 15 and nothing held", c)
+	}
+}
+
+// Redis losing a confirmed hold does not lose its order: a retried confirm
+// gets the order, a release is refused, and a second payment is owed back.
+func TestOrderOutlivesItsHoldInRedis(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, testenv.Config(t))
+	sl := testenv.Sale(t, s.app, 2, 10)
+	p := sl.Lines[0].ProductID
+	ctx := context.Background()
+	h, _ := s.reserve(t, sl.ID, p, "U1", 1)
+	pay := s.pay(t, 600, "")
+	o, err := s.confirm(t, sl.ID, "U1", h.GetReservationId(), pay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.app.Redis.Del(ctx, "fs:{"+sl.ID+":"+p+"}:res").Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	again, err := s.confirm(t, sl.ID, "U1", h.GetReservationId(), pay)
+	if err != nil || again.GetOrderId() != o.GetOrderId() {
+		t.Fatalf("retried confirm: got %v %v, want order %s", again, err, o.GetOrderId())
+	}
+	wantErr(t, s.release(t, sl.ID, "U1", h.GetReservationId()),
+		connect.CodeFailedPrecondition, flashsale.ReasonAlreadyConfirmed)
+	_, err = s.confirm(t, sl.ID, "U2", h.GetReservationId(), pay)
+	wantErr(t, err, connect.CodeNotFound, flashsale.ReasonReservationNotFound)
+
+	second := s.pay(t, 600, "")
+	_, err = s.confirm(t, sl.ID, "U1", h.GetReservationId(), second)
+	wantErr(t, err, connect.CodeAlreadyExists, flashsale.ReasonAlreadyConfirmed)
+	var refunds int
+	_ = s.app.DB.QueryRow(ctx, `SELECT count(*) FROM payment_outcomes
+		WHERE payment_id = $1 AND outcome = 'REFUND'`, second).Scan(&refunds)
+	if refunds != 1 {
+		t.Fatalf("second payment for a bought hold: %d refunds owed, want 1", refunds)
 	}
 }

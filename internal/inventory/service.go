@@ -5,6 +5,7 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -228,7 +229,13 @@ func (s *Service) Release(ctx context.Context, userID, saleID, holdID string) er
 	if err != nil {
 		return err
 	}
-	if _, err := s.owned(ctx, r, userID); err != nil {
+	if _, err := s.owned(ctx, r, userID); flashsale.ErrorKind(err) == flashsale.KindNotFound {
+		// Redis may have lost a hold whose order had committed.
+		if _, found, oerr := s.lostHoldOrder(ctx, r, userID); oerr != nil || !found {
+			return cmp.Or(oerr, err)
+		}
+		return alreadyConfirmed(holdID)
+	} else if err != nil {
 		return err
 	}
 	was, _, err := s.holds.Release(ctx, r)
@@ -236,10 +243,14 @@ func (s *Service) Release(ctx context.Context, userID, saleID, holdID string) er
 		return err
 	}
 	if was == flashsale.HoldConfirming || was == flashsale.HoldConfirmed {
-		return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonAlreadyConfirmed,
-			"reservation %s is confirmed and cannot be released", holdID)
+		return alreadyConfirmed(holdID)
 	}
 	return nil
+}
+
+func alreadyConfirmed(holdID string) error {
+	return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonAlreadyConfirmed,
+		"reservation %s is confirmed and cannot be released", holdID)
 }
 
 // Counters reads a sale product's stock counters from Redis.

@@ -142,15 +142,16 @@ func (s *OrderStore) ByHold(ctx context.Context, holdID string) (flashsale.Order
 	return s.orderWhere(ctx, "reservation_id", holdID)
 }
 
-// PaymentHold returns the hold a payment paid for or is owed back for.
-func (s *OrderStore) PaymentHold(ctx context.Context, paymentID string) (string, bool, error) {
-	var holdID string
-	err := s.db.QueryRow(ctx, `SELECT reservation_id FROM payment_outcomes WHERE payment_id = $1`,
-		paymentID).Scan(&holdID)
+// PaymentBinding returns the hold a payment paid for or is owed back for.
+func (s *OrderStore) PaymentBinding(ctx context.Context, paymentID string) (flashsale.PaymentBinding, bool, error) {
+	var b flashsale.PaymentBinding
+	err := s.db.QueryRow(ctx, `
+		SELECT reservation_id, outcome = 'REFUND' FROM payment_outcomes WHERE payment_id = $1`,
+		paymentID).Scan(&b.HoldID, &b.Refund)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", false, nil
+		return b, false, nil
 	}
-	return holdID, err == nil, translate(err)
+	return b, err == nil, translate(err)
 }
 
 // OweRefund binds the payment to the hold as owed back and writes the

@@ -35,6 +35,8 @@ var (
 	countersLua string
 	//go:embed lua/retire.lua
 	retireLua string
+	//go:embed lua/undo_confirm.lua
+	undoConfirmLua string
 )
 
 // Each script is the shared library followed by one body, joined once here so
@@ -49,6 +51,7 @@ var (
 	sweepScript         = holdScript(sweepLua)
 	countersScript      = holdScript(countersLua)
 	retireScript        = holdScript(retireLua)
+	undoConfirmScript   = holdScript(undoConfirmLua)
 )
 
 func holdScript(body string) *redis.Script {
@@ -147,13 +150,14 @@ var beginResults = map[string]flashsale.BeginResult{
 func (s *HoldStore) BeginConfirm(
 	ctx context.Context,
 	ref flashsale.HoldRef,
+	paymentID string,
 	grace time.Duration,
 ) (flashsale.BeginResult, flashsale.Hold, error) {
 	if grace < 0 {
 		return 0, flashsale.Hold{}, fmt.Errorf("begin confirm: negative grace %v", grace)
 	}
 	r, err := s.runHold(ctx, "begin confirm", beginConfirmScript, ref,
-		ref.HoldID, grace.Milliseconds(), reclaimBatch)
+		ref.HoldID, grace.Milliseconds(), reclaimBatch, paymentID)
 	if err != nil {
 		return 0, flashsale.Hold{}, err
 	}
@@ -214,6 +218,24 @@ func (s *HoldStore) AbortConfirm(
 		return holdNotFound(ref)
 	}
 	return fmt.Errorf("abort confirm: unknown outcome %q", r.outcome)
+}
+
+// UndoConfirm moves a CONFIRMING hold back to HELD (EXPIRED with its units
+// back when its deadline has passed), if paymentID is the payment that last
+// began its confirm; otherwise it changes nothing.
+func (s *HoldStore) UndoConfirm(ctx context.Context, ref flashsale.HoldRef, paymentID string) error {
+	r, err := s.runHold(ctx, "undo confirm", undoConfirmScript, ref,
+		ref.HoldID, paymentID, reclaimBatch)
+	if err != nil {
+		return err
+	}
+	switch r.outcome {
+	case "held", "expired", "noop":
+		return nil
+	case "not_found":
+		return holdNotFound(ref)
+	}
+	return fmt.Errorf("undo confirm: unknown outcome %q", r.outcome)
 }
 
 // Release gives a HELD hold's units back, even past its deadline when no

@@ -193,7 +193,7 @@ func TestReserveUserLimit(t *testing.T) {
 // confirm runs BeginConfirm and FinishConfirm on a HELD hold.
 func confirm(t *testing.T, s *HoldStore, ref flashsale.HoldRef) {
 	t.Helper()
-	res, _, err := s.BeginConfirm(t.Context(), ref, time.Minute)
+	res, _, err := s.BeginConfirm(t.Context(), ref, "pay-test", time.Minute)
 	if err != nil || res != flashsale.Begun {
 		t.Fatalf("begin confirm: got %v, %v, want Begun", res, err)
 	}
@@ -322,7 +322,7 @@ func TestReleaseLeavesConfirmedAlone(t *testing.T) {
 		ctx := t.Context()
 		h := mustReserve(t, s, reserveInput(ref, "u1", 2), flashsale.Reserved).Hold
 
-		if _, _, err := s.BeginConfirm(ctx, h.HoldRef, time.Minute); err != nil {
+		if _, _, err := s.BeginConfirm(ctx, h.HoldRef, "pay-test", time.Minute); err != nil {
 			t.Fatalf("begin confirm: %v", err)
 		}
 		was, _, err := s.Release(ctx, h.HoldRef)
@@ -403,7 +403,7 @@ func TestSweep(t *testing.T) {
 		}
 		expiring, crashed := short("u1"), short("u2")
 		mustReserve(t, s, reserveInput(ref, "u3", 1), flashsale.Reserved)
-		if _, _, err := s.BeginConfirm(ctx, crashed.HoldRef, 100*time.Millisecond); err != nil {
+		if _, _, err := s.BeginConfirm(ctx, crashed.HoldRef, "pay-test", 100*time.Millisecond); err != nil {
 			t.Fatalf("begin confirm: %v", err)
 		}
 		time.Sleep(1200 * time.Millisecond)
@@ -460,6 +460,52 @@ func TestSweepManyProductsInOneCall(t *testing.T) {
 	})
 }
 
+// A confirm refused because its payment serves another hold undoes its move
+// to CONFIRMING, but only while it is the latest payment to begin.
+func TestUndoConfirm(t *testing.T) {
+	eachTarget(t, func(t *testing.T, tg target) {
+		s := NewHoldStore(tg.c)
+		ref := loadSale(t, tg.c, saleSpec{stock: 5, limit: 2})
+		ctx := t.Context()
+		h := mustReserve(t, s, reserveInput(ref, "u1", 1), flashsale.Reserved).Hold
+		state := func() flashsale.HoldState { return mustHold(t, s, h.HoldRef).State }
+
+		for _, pay := range []string{"pay-a", "pay-b"} {
+			if _, _, err := s.BeginConfirm(ctx, h.HoldRef, pay, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.UndoConfirm(ctx, h.HoldRef, "pay-a"); err != nil || state() != flashsale.HoldConfirming {
+			t.Fatalf("undo by an earlier payment: got %s, %v; want CONFIRMING kept", state(), err)
+		}
+		if err := s.UndoConfirm(ctx, h.HoldRef, "pay-b"); err != nil || state() != flashsale.HoldHeld {
+			t.Fatalf("undo by the latest payment: got %s, %v; want HELD", state(), err)
+		}
+		checkCounters(t, s, ref, flashsale.Counters{Total: 5, Available: 4, Held: 1})
+		// The other payment's order committed meanwhile: finishing wins.
+		if err := s.FinishConfirm(ctx, h.HoldRef); err != nil || state() != flashsale.HoldConfirmed {
+			t.Fatalf("finish after undo: got %s, %v; want CONFIRMED", state(), err)
+		}
+		checkCounters(t, s, ref, flashsale.Counters{Total: 5, Available: 4, Sold: 1})
+
+		// Undone past its deadline, a hold expires and its units come back.
+		in := reserveInput(ref, "u2", 1)
+		in.TTL = 200 * time.Millisecond
+		late := mustReserve(t, s, in, flashsale.Reserved).Hold
+		if _, _, err := s.BeginConfirm(ctx, late.HoldRef, "pay-c", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(400 * time.Millisecond)
+		if err := s.UndoConfirm(ctx, late.HoldRef, "pay-c"); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustHold(t, s, late.HoldRef).State; got != flashsale.HoldExpired {
+			t.Fatalf("undo past the deadline: got %s, want EXPIRED", got)
+		}
+		checkCounters(t, s, ref, flashsale.Counters{Total: 5, Available: 4, Sold: 1})
+	})
+}
+
 func TestConfirmTransitions(t *testing.T) {
 	eachTarget(t, func(t *testing.T, tg target) {
 		s := NewHoldStore(tg.c)
@@ -475,7 +521,7 @@ func TestConfirmTransitions(t *testing.T) {
 			state flashsale.HoldState,
 		) {
 			t.Helper()
-			res, h, err := s.BeginConfirm(ctx, ref, time.Minute)
+			res, h, err := s.BeginConfirm(ctx, ref, "pay-test", time.Minute)
 			if err != nil || res != want || h.State != state {
 				t.Errorf("begin confirm: got %v, %s, %v, want %v, %s",
 					res, h.State, err, want, state)
@@ -529,11 +575,10 @@ func TestConfirmTransitions(t *testing.T) {
 			t.Errorf("events: got %v, want %v", got, want)
 		}
 
-		// Abort of a HELD hold changes nothing; finish of one is a bug.
+		// Abort of a HELD hold changes nothing.
 		if err := s.AbortConfirm(ctx, held, false); err != nil {
 			t.Errorf("abort held: %v", err)
 		}
-		wantKind(t, "finish held", s.FinishConfirm(ctx, held), flashsale.KindPrecondition, "")
 		counters(6, 1, 2, 1)
 		if _, _, err := s.Release(ctx, held); err != nil {
 			t.Fatalf("release: %v", err)
@@ -591,7 +636,7 @@ func TestLatePayment(t *testing.T) {
 				time.Sleep(300 * time.Millisecond)
 				tc.after(t, s, ref)
 
-				res, h, err := s.BeginConfirm(t.Context(), in.HoldRef, time.Minute)
+				res, h, err := s.BeginConfirm(t.Context(), in.HoldRef, "pay-test", time.Minute)
 				if err != nil || res != tc.want || h.State != tc.wantState {
 					t.Errorf("begin confirm: got %v, %s, %v, want %v, %s",
 						res, h.State, err, tc.want, tc.wantState)
@@ -618,7 +663,7 @@ func TestRetakenHoldConfirms(t *testing.T) {
 		mustReserve(t, s, in, flashsale.Reserved)
 		time.Sleep(200 * time.Millisecond)
 
-		res, _, err := s.BeginConfirm(t.Context(), in.HoldRef, time.Minute)
+		res, _, err := s.BeginConfirm(t.Context(), in.HoldRef, "pay-test", time.Minute)
 		if err != nil || res != flashsale.Retaken {
 			t.Fatalf("begin confirm: got %v, %v, want Retaken", res, err)
 		}
@@ -639,7 +684,7 @@ func TestNotFound(t *testing.T) {
 
 		_, err := s.Hold(ctx, ref)
 		wantKind(t, "hold", err, flashsale.KindNotFound, notFound)
-		_, _, err = s.BeginConfirm(ctx, ref, time.Minute)
+		_, _, err = s.BeginConfirm(ctx, ref, "pay-test", time.Minute)
 		wantKind(t, "begin confirm", err, flashsale.KindNotFound, notFound)
 		wantKind(t, "finish confirm", s.FinishConfirm(ctx, ref), flashsale.KindNotFound, notFound)
 		err = s.AbortConfirm(ctx, ref, true)
@@ -850,12 +895,12 @@ func randomStep(ctx context.Context, s *HoldStore, h flashsale.HoldRef, step int
 		_, _, err = s.Release(ctx, h)
 	case 1:
 		var res flashsale.BeginResult
-		res, _, err = s.BeginConfirm(ctx, h, 50*time.Millisecond)
+		res, _, err = s.BeginConfirm(ctx, h, "pay-test", 50*time.Millisecond)
 		if err == nil && (res == flashsale.Begun || res == flashsale.Retaken) {
 			err = s.FinishConfirm(ctx, h)
 		}
 	case 2, 3:
-		_, _, err = s.BeginConfirm(ctx, h, 10*time.Millisecond)
+		_, _, err = s.BeginConfirm(ctx, h, "pay-test", 10*time.Millisecond)
 		if err == nil {
 			err = s.AbortConfirm(ctx, h, step == 2)
 		}

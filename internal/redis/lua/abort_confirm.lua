@@ -25,5 +25,8 @@ elseif h.state == 'CONFIRMING' then
   emit('rejected', h, 'oversell_guard', now)
   outcome = 'discarded'
 end
+if outcome ~= 'noop' then
+  redis.call('HDEL', idem_key, 'pay:' .. id)
+end
 reclaim(now, batch)
 return answer(outcome, id)

@@ -1,7 +1,10 @@
--- begin_confirm: ARGV hold id, grace ms, reclaim batch.
+-- begin_confirm: ARGV hold id, grace ms, reclaim batch, payment id.
 -- Moves a hold to CONFIRMING while its order is written; a hold whose
 -- deadline passed is taken again for the late payment when units allow.
-local id, grace, batch = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+-- The payment is remembered as the one confirming the hold (the latest one
+-- when two race), so that only its confirm may undo the move.
+local id, grace, batch, payment = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local pay_field = 'pay:' .. id
 if not load(id) then
   return answer('not_found', '')
 end
@@ -19,8 +22,10 @@ if h.state == 'HELD' then
   save(h)
   redis.call('ZREM', exp_key, id)
   redis.call('ZADD', pend_key, int(h.deadline + grace), id)
+  redis.call('HSET', idem_key, pay_field, payment)
   return answer('begun', id)
 elseif h.state == 'CONFIRMING' then
+  redis.call('HSET', idem_key, pay_field, payment)
   return answer('begun', id)
 elseif h.state == 'CONFIRMED' then
   return answer('already_confirmed', id)
@@ -45,5 +50,6 @@ if not (limit and stock and active) or stock < h.qty or mine + h.qty > limit the
 end
 take(h, 'CONFIRMING')
 redis.call('ZADD', pend_key, int(now + grace), id)
+redis.call('HSET', idem_key, pay_field, payment)
 emit('reserved', h, 'late_payment', now)
 return answer('retaken', id)

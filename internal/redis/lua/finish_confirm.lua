@@ -1,6 +1,9 @@
 -- finish_confirm: ARGV hold id, reclaim batch.
 -- Runs after the order is committed in PostgreSQL; the units stay counted
--- for the user because bought units count toward the per-user limit.
+-- for the user because bought units count toward the per-user limit. A HELD
+-- hold is finished too: a racing confirm with another payment undid the
+-- move to CONFIRMING while this one's order committed, and the order is the
+-- truth.
 local id, batch = ARGV[1], tonumber(ARGV[2])
 local h = load(id)
 if not h then
@@ -8,10 +11,12 @@ if not h then
 end
 
 local outcome = 'noop'
-if h.state == 'CONFIRMING' then
+if h.state == 'CONFIRMING' or h.state == 'HELD' then
   h.state = 'CONFIRMED'
   save(h)
   redis.call('ZREM', pend_key, id)
+  redis.call('ZREM', exp_key, id)
+  redis.call('HDEL', idem_key, 'pay:' .. id)
   redis.call('HINCRBY', meta_key, 'held', -h.qty)
   redis.call('HINCRBY', meta_key, 'sold', h.qty)
   outcome = 'confirmed'
