@@ -207,6 +207,13 @@ func (s *SaleStore) Locked(
 		if _, err := lockSale(ctx, tx, id); err != nil {
 			return err
 		}
+		// A confirm holds its product row from the sold update to its
+		// commit: waiting for it here means the reads below count its order,
+		// so a reload never restores stock or a shopper's units from before it.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM flash_sale_products WHERE sale_id = $1
+			FOR SHARE`, id); err != nil {
+			return err
+		}
 		var err error
 		if sale, err = one(ctx, tx, id); err != nil {
 			return err

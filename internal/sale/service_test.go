@@ -276,3 +276,51 @@ func TestEndedSalesLeaveRedisAfterTheRetention(t *testing.T) {
 		t.Fatalf("admin get of a retired sale: got %v %v %v, want it ended, from PostgreSQL", got, avail, err)
 	}
 }
+
+// A reload waits for a confirm that is committing, so the stock and the
+// shopper's units it restores count that order.
+func TestReloadCountsAConfirmInFlight(t *testing.T) {
+	t.Parallel()
+	// Database 4: the test empties it, like a Redis that lost its data.
+	a := testenv.App(t, testenv.OwnRedisDB(t, testenv.Config(t), 4))
+	ctx := context.Background()
+	s := testenv.Sale(t, a, 2, 10)
+	line := s.Lines[0]
+
+	// A confirm between its sold update and its commit.
+	tx, err := a.DB.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `UPDATE flash_sale_products SET sold = sold + 1
+		WHERE sale_id = $1 AND product_id = $2`, s.ID, line.ProductID)
+	if err == nil {
+		_, err = tx.Exec(ctx, `INSERT INTO orders (order_id, user_id, sale_id, product_id,
+			quantity, amount, currency, reservation_id, payment_id)
+			VALUES ($1, 'U1', $2, $3, 1, $4, 'USD', $5, $6)`, testenv.ID("o"), s.ID,
+			line.ProductID, line.SalePriceMinor, testenv.ID("r"), testenv.ID("pay"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	p := "fs:{" + s.ID + ":" + line.ProductID + "}:"
+	if err := a.Redis.Del(ctx, p+"stock", p+"meta", p+"users", "fs:loaded").Err(); err != nil {
+		t.Fatal(err)
+	}
+	reloaded := make(chan error, 1)
+	go func() { _, err := a.Sales.EnsureLoaded(ctx); reloaded <- err }()
+	time.Sleep(300 * time.Millisecond)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-reloaded; err != nil {
+		t.Fatal(err)
+	}
+	stock, _ := a.Redis.Get(ctx, p+"stock").Int()
+	units, _ := a.Redis.HGet(ctx, p+"users", "U1").Int()
+	if stock != 9 || units != 1 {
+		t.Fatalf("after the reload: stock %d, U1 has %d; want 9 and 1", stock, units)
+	}
+}
