@@ -157,6 +157,15 @@ func errBodyTooLarge() error {
 // only client streams served (gRPC reflection) send a few small requests.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A body announced too large is refused before it is read, with the
+		// HTTP status that says so (a 429 would invite a retry). gRPC
+		// answers every error with HTTP 200, so it keeps the limit below.
+		if r.ContentLength > maxBodyBytes &&
+			!strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			writeError(w, http.StatusRequestEntityTooLarge,
+				fmt.Errorf("body: larger than %d bytes", maxBodyBytes))
+			return
+		}
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		}

@@ -492,6 +492,11 @@ func TestBodiesAreBounded(t *testing.T) {
 					t.Fatalf("got %d %v, want resource_exhausted and no server error",
 						r.status, r.body)
 				}
+				// A body whose length is announced is refused as too large
+				// before it is read: 413, not a 429 that invites a retry.
+				if b.name == "plain 8 MiB" && r.status != http.StatusRequestEntityTooLarge {
+					t.Fatalf("got %d, want 413", r.status)
+				}
 			})
 		}
 	}
