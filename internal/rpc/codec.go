@@ -115,7 +115,10 @@ type boundedGunzip struct {
 
 func newBoundedGunzip() connect.Decompressor { return &boundedGunzip{} }
 
-func newGzip() connect.Compressor { return gzip.NewWriter(io.Discard) }
+func newGzip() connect.Compressor {
+	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // a valid level cannot fail
+	return w
+}
 
 func (b *boundedGunzip) Reset(r io.Reader) error {
 	b.left = maxBodyBytes

@@ -70,7 +70,10 @@ func NewHandler(d Deps, surfaces Surface) (http.Handler, error) {
 		connect.WithReadMaxBytes(maxBodyBytes),
 		// Compressing small answers cost more CPU than the bytes saved
 		// (28% of the server's CPU under load, for ~300-byte replies).
-		connect.WithCompressMinBytes(compressMinBytes))...)
+		connect.WithCompressMinBytes(compressMinBytes),
+		// The fastest gzip level: JSON lists shrink almost as much, for a
+		// third of the CPU of the default level.
+		connect.WithCompression("gzip", newBoundedGunzip, newGzip))...)
 	var services []*vanguard.Service
 	var names []string
 	add := func(path string, h http.Handler) {
