@@ -2,9 +2,11 @@
 -- Moves a hold to CONFIRMING while its order is written; a hold whose
 -- deadline passed is taken again for the late payment when units allow.
 -- The payment is remembered as the one confirming the hold (the latest one
--- when two race), so that only its confirm may undo the move.
+-- when two race), so that only its confirm may undo the move. Its field in
+-- the idempotency hash starts with ':', which no user id (the start of every
+-- idempotency field) can.
 local id, grace, batch, payment = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local pay_field = 'pay:' .. id
+local pay_field = ':paying:' .. id
 if not load(id) then
   return answer('not_found', '')
 end

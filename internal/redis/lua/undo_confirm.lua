@@ -10,7 +10,7 @@ if not h then
   return answer('not_found', '')
 end
 
-local pay_field = 'pay:' .. id
+local pay_field = ':paying:' .. id
 local now = clock_ms()
 local outcome = 'noop'
 if h.state == 'CONFIRMING' and redis.call('HGET', idem_key, pay_field) == payment then
