@@ -129,6 +129,9 @@ const (
 	WasReleased
 	// WasExpired: the hold expired and its units could not be taken again.
 	WasExpired
+	// ConfirmBusy: the hold is being confirmed with another payment; try
+	// again once that confirm has ended.
+	ConfirmBusy
 )
 
 // SweepResult reports one sweep of a sale product.
@@ -166,7 +169,7 @@ type Holds interface {
 	BeginConfirm(ctx context.Context, ref HoldRef, paymentID string, grace time.Duration) (BeginResult, Hold, error)
 	// UndoConfirm moves a CONFIRMING hold back to HELD (or EXPIRED, units
 	// back, past its deadline) when its order was refused for a reason that
-	// leaves the hold good, if paymentID last began its confirm.
+	// leaves the hold good, if paymentID is the one confirming it.
 	UndoConfirm(ctx context.Context, ref HoldRef, paymentID string) error
 	// FinishConfirm marks a CONFIRMING (or undone, HELD) hold CONFIRMED once
 	// its order exists (idempotent).

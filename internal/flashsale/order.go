@@ -41,7 +41,8 @@ type Orders interface {
 	// OweRefund binds the payment to the hold of e as owed back and records
 	// the refund_required event, in one transaction, once: a retry records
 	// nothing new. A payment bound to another hold is KindConflict,
-	// ReasonPaymentUsed, and nothing is recorded.
+	// ReasonPaymentUsed; one that bought this hold's order is KindConflict,
+	// ReasonAlreadyConfirmed; nothing is recorded for either.
 	OweRefund(ctx context.Context, e Event, paymentID string) error
 	// RecordEvent durably records an event that changes no stored state but
 	// must reach the stream (a declined payment), once per occurrence: its

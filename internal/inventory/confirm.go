@@ -59,12 +59,15 @@ func (s *Service) Confirm(ctx context.Context, userID, saleID, holdID, paymentID
 		return flashsale.Order{}, flashsale.Errorf(flashsale.KindConflict,
 			flashsale.ReasonPaymentUsed, "payment %s was used for another reservation", paymentID)
 	case found && b.Refund:
-		return flashsale.Order{}, flashsale.Errorf(flashsale.KindPrecondition,
-			flashsale.ReasonReservationExpired,
-			"reservation %s can no longer be confirmed; payment %s is being refunded",
-			holdID, paymentID)
+		return flashsale.Order{}, beingRefunded(holdID, paymentID)
 	}
 	return s.place(ctx, r, paymentID)
+}
+
+func beingRefunded(holdID, paymentID string) error {
+	return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonReservationExpired,
+		"reservation %s can no longer be confirmed; payment %s is being refunded",
+		holdID, paymentID)
 }
 
 // lostHoldOrder finds the order of a hold that Redis no longer has, when it
@@ -95,6 +98,10 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID stri
 		return s.existingOrder(ctx, h, paymentID)
 	case flashsale.WasReleased:
 		return flashsale.Order{}, s.refuseReleased(ctx, h, paymentID)
+	case flashsale.ConfirmBusy:
+		return flashsale.Order{}, flashsale.Errorf(flashsale.KindConflict,
+			flashsale.ReasonConfirmInProgress,
+			"reservation %s is being confirmed with another payment; try again shortly", r.HoldID)
 	case flashsale.WasExpired:
 		if err := s.recordRefund(ctx, h, paymentID, "reservation_expired"); err != nil {
 			return flashsale.Order{}, err
@@ -121,10 +128,17 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID stri
 		return flashsale.Order{}, err
 	case flashsale.ReasonPaymentUsed:
 		// Another confirm bound the payment first; the hold itself is good,
-		// so it goes back to HELD for a payment of its own.
+		// so it goes back to HELD for a payment of its own. No other payment
+		// can be confirming it meanwhile (begin refuses them as busy).
 		if uerr := s.holds.UndoConfirm(ctx, r, paymentID); uerr != nil {
 			s.log.WarnContext(ctx, "undo of refused confirm deferred to sweeper",
 				"hold_id", r.HoldID, "err", uerr.Error())
+		}
+		// A concurrent confirm with this payment found the hold expired and
+		// owes the payment back: say so, as a retry would.
+		if b, found, berr := s.orders.PaymentBinding(ctx, paymentID); berr == nil && found &&
+			b.HoldID == r.HoldID && b.Refund {
+			return flashsale.Order{}, beingRefunded(r.HoldID, paymentID)
 		}
 		return flashsale.Order{}, err
 	case flashsale.ReasonAlreadyConfirmed:

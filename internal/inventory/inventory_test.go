@@ -729,3 +729,54 @@ func TestOrderOutlivesItsHoldInRedis(t *testing.T) {
 		t.Fatalf("second payment for a bought hold: %d refunds owed, want 1", refunds)
 	}
 }
+
+// While a hold is being confirmed with one payment, a confirm with another
+// is refused (as busy, or as serving another hold) and leaves it alone:
+// undoing it then could release a hold whose order is on its way.
+func TestOnePaymentConfirmsAHoldAtATime(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, testenv.Config(t))
+	sl := testenv.Sale(t, s.app, 2, 10)
+	p := sl.Lines[0].ProductID
+	ctx := context.Background()
+	a, _ := s.reserve(t, sl.ID, p, "U1", 1)
+	b, _ := s.reserve(t, sl.ID, p, "U2", 1)
+	spent := s.pay(t, 600, "")
+	if _, err := s.confirm(t, sl.ID, "U1", a.GetReservationId(), spent); err != nil {
+		t.Fatal(err)
+	}
+	inFlight := s.pay(t, 600, "")
+	if _, _, err := s.app.Inventory.BeginConfirmForTest(ctx, sl.ID, b.GetReservationId(),
+		inFlight); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.confirm(t, sl.ID, "U2", b.GetReservationId(), spent)
+	wantErr(t, err, connect.CodeAlreadyExists, flashsale.ReasonPaymentUsed)
+	_, err = s.confirm(t, sl.ID, "U2", b.GetReservationId(), s.pay(t, 600, ""))
+	wantErr(t, err, connect.CodeAlreadyExists, flashsale.ReasonConfirmInProgress)
+	wantErr(t, s.release(t, sl.ID, "U2", b.GetReservationId()),
+		connect.CodeFailedPrecondition, flashsale.ReasonAlreadyConfirmed)
+	o, err := s.confirm(t, sl.ID, "U2", b.GetReservationId(), inFlight)
+	if err != nil || o.GetStatus() != "CONFIRMED" {
+		t.Fatalf("the in-flight payment's confirm: got %v %v, want CONFIRMED", o, err)
+	}
+	if c := s.counters(t, sl.ID, p); c.Sold != 2 || c.Held != 0 {
+		t.Fatalf("counters %+v, want sold 2", c)
+	}
+
+	// The payment that bought B is never owed back for it.
+	h := flashsale.Event{Type: flashsale.EventRefundRequired, SaleID: sl.ID, ProductID: p,
+		UserID: "U2", HoldID: b.GetReservationId(), Qty: 1, AmountMinor: 600,
+		Reason: "reservation_released", At: time.Now()}
+	err = postgres.NewOrderStore(s.app.DB).OweRefund(ctx, h, inFlight)
+	if flashsale.ErrorReason(err) != flashsale.ReasonAlreadyConfirmed {
+		t.Fatalf("refund of the payment that bought the hold: got %v, want %s", err,
+			flashsale.ReasonAlreadyConfirmed)
+	}
+	var refunds int
+	_ = s.app.DB.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sale_id = $1
+		AND event_type = 'refund_required'`, sl.ID).Scan(&refunds)
+	if refunds != 0 {
+		t.Fatalf("refund events: got %d, want none", refunds)
+	}
+}

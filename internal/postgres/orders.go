@@ -162,30 +162,39 @@ func (s *OrderStore) OweRefund(ctx context.Context, e flashsale.Event, paymentID
 		return err
 	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var holdID string
+		var holdID, outcome string
 		err := tx.QueryRow(ctx, `
 			INSERT INTO payment_outcomes (payment_id, reservation_id, outcome)
 			VALUES ($1, $2, 'REFUND')
 			ON CONFLICT (payment_id) DO UPDATE SET payment_id = EXCLUDED.payment_id
-			RETURNING reservation_id`, paymentID, e.HoldID).Scan(&holdID)
-		if err != nil {
+			RETURNING reservation_id, outcome`, paymentID, e.HoldID).Scan(&holdID, &outcome)
+		switch {
+		case err != nil:
 			return err
-		}
-		if holdID != e.HoldID {
+		case holdID != e.HoldID:
 			return errPaymentBound
+		case outcome != "REFUND":
+			return errPaymentBought
 		}
 		_, err = tx.Exec(ctx, `
 			INSERT INTO outbox (event_id, event_type, sale_id, payload) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (event_id) DO NOTHING`, id, string(e.Type), e.SaleID, payload)
 		return err
 	})
-	if errors.Is(err, errPaymentBound) {
+	switch {
+	case errors.Is(err, errPaymentBound):
 		return s.paymentUsed(ctx, paymentID)
+	case errors.Is(err, errPaymentBought):
+		return flashsale.Errorf(flashsale.KindConflict, flashsale.ReasonAlreadyConfirmed,
+			"reservation %s was bought with payment %s", e.HoldID, paymentID)
 	}
 	return translate(err)
 }
 
-var errPaymentBound = errors.New("payment bound to another hold")
+var (
+	errPaymentBound  = errors.New("payment bound to another hold")
+	errPaymentBought = errors.New("payment bought the hold's order")
+)
 
 // orderWhere reads the order whose unique column equals value.
 func (s *OrderStore) orderWhere(ctx context.Context, column, value string) (flashsale.Order, bool, error) {

@@ -142,6 +142,7 @@ var beginResults = map[string]flashsale.BeginResult{
 	"already_confirmed": flashsale.AlreadyConfirmed,
 	"was_released":      flashsale.WasReleased,
 	"was_expired":       flashsale.WasExpired,
+	"busy":              flashsale.ConfirmBusy,
 }
 
 // BeginConfirm moves a hold to CONFIRMING until its deadline plus grace (or,
@@ -222,7 +223,7 @@ func (s *HoldStore) AbortConfirm(
 
 // UndoConfirm moves a CONFIRMING hold back to HELD (EXPIRED with its units
 // back when its deadline has passed), if paymentID is the payment that last
-// began its confirm; otherwise it changes nothing.
+// is confirming it; otherwise it changes nothing.
 func (s *HoldStore) UndoConfirm(ctx context.Context, ref flashsale.HoldRef, paymentID string) error {
 	r, err := s.runHold(ctx, "undo confirm", undoConfirmScript, ref,
 		ref.HoldID, paymentID, reclaimBatch)

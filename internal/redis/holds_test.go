@@ -460,8 +460,9 @@ func TestSweepManyProductsInOneCall(t *testing.T) {
 	})
 }
 
-// A confirm refused because its payment serves another hold undoes its move
-// to CONFIRMING, but only while it is the latest payment to begin.
+// One payment at a time confirms a hold; a confirm refused because its
+// payment serves another hold undoes its move to CONFIRMING, and no other
+// payment can undo it.
 func TestUndoConfirm(t *testing.T) {
 	eachTarget(t, func(t *testing.T, tg target) {
 		s := NewHoldStore(tg.c)
@@ -470,16 +471,23 @@ func TestUndoConfirm(t *testing.T) {
 		h := mustReserve(t, s, reserveInput(ref, "u1", 1), flashsale.Reserved).Hold
 		state := func() flashsale.HoldState { return mustHold(t, s, h.HoldRef).State }
 
-		for _, pay := range []string{"pay-a", "pay-b"} {
-			if _, _, err := s.BeginConfirm(ctx, h.HoldRef, pay, time.Minute); err != nil {
-				t.Fatal(err)
-			}
+		if res, _, err := s.BeginConfirm(ctx, h.HoldRef, "pay-a", time.Minute); err != nil ||
+			res != flashsale.Begun {
+			t.Fatalf("begin: got %v, %v; want begun", res, err)
 		}
-		if err := s.UndoConfirm(ctx, h.HoldRef, "pay-a"); err != nil || state() != flashsale.HoldConfirming {
-			t.Fatalf("undo by an earlier payment: got %s, %v; want CONFIRMING kept", state(), err)
+		if res, _, err := s.BeginConfirm(ctx, h.HoldRef, "pay-b", time.Minute); err != nil ||
+			res != flashsale.ConfirmBusy {
+			t.Fatalf("begin with another payment: got %v, %v; want busy", res, err)
 		}
-		if err := s.UndoConfirm(ctx, h.HoldRef, "pay-b"); err != nil || state() != flashsale.HoldHeld {
-			t.Fatalf("undo by the latest payment: got %s, %v; want HELD", state(), err)
+		if res, _, err := s.BeginConfirm(ctx, h.HoldRef, "pay-a", time.Minute); err != nil ||
+			res != flashsale.Begun {
+			t.Fatalf("begin again with the same payment: got %v, %v; want begun", res, err)
+		}
+		if err := s.UndoConfirm(ctx, h.HoldRef, "pay-b"); err != nil || state() != flashsale.HoldConfirming {
+			t.Fatalf("undo by another payment: got %s, %v; want CONFIRMING kept", state(), err)
+		}
+		if err := s.UndoConfirm(ctx, h.HoldRef, "pay-a"); err != nil || state() != flashsale.HoldHeld {
+			t.Fatalf("undo by the confirming payment: got %s, %v; want HELD", state(), err)
 		}
 		checkCounters(t, s, ref, flashsale.Counters{Total: 5, Available: 4, Held: 1})
 		// The other payment's order committed meanwhile: finishing wins.

@@ -1,10 +1,11 @@
 -- begin_confirm: ARGV hold id, grace ms, reclaim batch, payment id.
 -- Moves a hold to CONFIRMING while its order is written; a hold whose
 -- deadline passed is taken again for the late payment when units allow.
--- The payment is remembered as the one confirming the hold (the latest one
--- when two race), so that only its confirm may undo the move. Its field in
--- the idempotency hash starts with ':', which no user id (the start of every
--- idempotency field) can.
+-- The payment is remembered as the one confirming the hold: a confirm with
+-- another payment is refused as busy until this one ends, and only this
+-- payment's confirm may undo the move. Its field in the idempotency hash
+-- starts with ':', which no user id (the start of every idempotency field)
+-- can.
 local id, grace, batch, payment = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local pay_field = ':paying:' .. id
 if not load(id) then
@@ -27,6 +28,10 @@ if h.state == 'HELD' then
   redis.call('HSET', idem_key, pay_field, payment)
   return answer('begun', id)
 elseif h.state == 'CONFIRMING' then
+  local current = redis.call('HGET', idem_key, pay_field)
+  if current and current ~= payment then
+    return answer('busy', id)
+  end
   redis.call('HSET', idem_key, pay_field, payment)
   return answer('begun', id)
 elseif h.state == 'CONFIRMED' then

@@ -2,8 +2,9 @@
 -- PostgreSQL refused the order for a reason that leaves the hold itself
 -- good (the payment belongs to another reservation): the hold goes back to
 -- HELD until its deadline, or expires with its units back when that has
--- passed. Only the payment that last began the confirm may undo it, so a
--- confirm with another payment that is still running keeps its hold.
+-- passed. Only the payment confirming the hold may undo it; begin_confirm
+-- refuses every other payment meanwhile, so none of them can have an order
+-- on its way.
 local id, payment, batch = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local h = load(id)
 if not h then
