@@ -24,10 +24,11 @@ type Orders interface {
 	// Place inserts the order, raises the product's sold count with the guard
 	// sold + qty <= total, and writes the order's outbox event, in one
 	// transaction. When the hold already has an order it returns that order
-	// instead. A refused guard is KindExhausted with ReasonSoldOut; a payment
-	// bound to another hold (its order or a refund owed) is KindConflict,
-	// ReasonPaymentUsed; a hold the sweeper aborted is KindPrecondition,
-	// ReasonReservationExpired.
+	// instead. A refused guard is KindExhausted with ReasonSoldOut, or
+	// ReasonLimitReached when the user's orders would pass the per-user
+	// limit; a payment bound to another hold (its order or a refund owed) is
+	// KindConflict, ReasonPaymentUsed; a hold the sweeper aborted is
+	// KindPrecondition, ReasonReservationExpired.
 	Place(ctx context.Context, o Order) (Order, error)
 	// Abort records that a hold will never get an order, unless its order
 	// committed first (then aborted is false). Place and Abort exclude each

@@ -120,6 +120,17 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID stri
 	switch flashsale.ErrorReason(err) {
 	case flashsale.ReasonSoldOut:
 		return flashsale.Order{}, s.refused(ctx, h, paymentID, err)
+	case flashsale.ReasonLimitReached:
+		// Redis lost count of the shopper's orders (a reload raced a
+		// confirm): the units go back to stock and the payment is owed back.
+		if err := s.recordRefund(ctx, h, paymentID, "limit_reached"); err != nil {
+			return flashsale.Order{}, err
+		}
+		if aerr := s.holds.AbortConfirm(ctx, r, true); aerr != nil {
+			s.log.WarnContext(ctx, "return of refused hold deferred to sweeper",
+				"hold_id", r.HoldID, "err", aerr.Error())
+		}
+		return flashsale.Order{}, err
 	case flashsale.ReasonReservationExpired:
 		// The sweeper aborted the hold while the payment was on its way.
 		if err := s.recordRefund(ctx, h, paymentID, "reservation_expired"); err != nil {

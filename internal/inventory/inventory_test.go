@@ -780,3 +780,38 @@ func TestOnePaymentConfirmsAHoldAtATime(t *testing.T) {
 		t.Fatalf("refund events: got %d, want none", refunds)
 	}
 }
+
+// PostgreSQL holds the per-user limit even when Redis lost count of a
+// shopper's orders: the extra confirm is refused, its units go back, and
+// its payment is owed back.
+func TestDatabaseHoldsThePerUserLimit(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, testenv.Config(t))
+	sl := testenv.Sale(t, s.app, 2, 10)
+	p := sl.Lines[0].ProductID
+	ctx := context.Background()
+	h, _ := s.reserve(t, sl.ID, p, "U1", 2)
+	if _, err := s.confirm(t, sl.ID, "U1", h.GetReservationId(), s.pay(t, 1200, "")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.app.Redis.HDel(ctx, "fs:{"+sl.ID+":"+p+"}:users", "U1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	extra, err := s.reserve(t, sl.ID, p, "U1", 1)
+	if err != nil {
+		t.Fatalf("reserve with the count lost: %v", err)
+	}
+	_, err = s.confirm(t, sl.ID, "U1", extra.GetReservationId(), s.pay(t, 600, ""))
+	wantErr(t, err, connect.CodeResourceExhausted, flashsale.ReasonLimitReached)
+	if c := s.counters(t, sl.ID, p); c.Sold != 2 || c.Held != 0 || c.Available != 8 {
+		t.Fatalf("counters %+v, want sold 2 and the refused unit back", c)
+	}
+	var units, refunds int
+	_ = s.app.DB.QueryRow(ctx, `SELECT coalesce(sum(quantity), 0) FROM orders
+		WHERE sale_id = $1 AND user_id = 'U1'`, sl.ID).Scan(&units)
+	_ = s.app.DB.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sale_id = $1
+		AND event_type = 'refund_required'`, sl.ID).Scan(&refunds)
+	if units != 2 || refunds != 1 {
+		t.Fatalf("U1 has %d units in orders and %d refunds owed, want 2 and 1", units, refunds)
+	}
+}

@@ -22,11 +22,15 @@ var _ flashsale.Orders = (*OrderStore)(nil)
 // NewOrderStore returns an order store on a pool.
 func NewOrderStore(db *pgxpool.Pool) *OrderStore { return &OrderStore{db: db} }
 
-var errGuard = errors.New("sold guard refused")
+var (
+	errGuard     = errors.New("sold guard refused")
+	errUserLimit = errors.New("per-user limit guard refused")
+)
 
 // Place writes the order, its outbox event and the sold count in one
-// transaction. The guarded UPDATE runs last so the product row stays locked
-// only for the commit.
+// transaction, refusing an order beyond the total or the per-user limit.
+// The guarded UPDATE runs near the end so the product row stays locked only
+// for the limit check and the commit.
 func (s *OrderStore) Place(ctx context.Context, o flashsale.Order) (flashsale.Order, error) {
 	event, err := confirmedEvent(o)
 	if err != nil {
@@ -58,6 +62,26 @@ func (s *OrderStore) Place(ctx context.Context, o flashsale.Order) (flashsale.Or
 			}
 			return nil
 		})
+		// The per-user limit, checked after the update above has locked the
+		// product row, so concurrent confirms of the product count each
+		// other's orders. Redis enforces the limit first; this holds it even
+		// when Redis lost count (a reload racing a confirm).
+		b.Queue(`
+			SELECT coalesce(sum(o.quantity), 0) <= f.per_user_limit
+			FROM flash_sales f
+			LEFT JOIN orders o ON o.sale_id = f.sale_id AND o.product_id = $2 AND o.user_id = $3
+			WHERE f.sale_id = $1
+			GROUP BY f.per_user_limit`, o.SaleID, o.ProductID, o.UserID).QueryRow(
+			func(row pgx.Row) error {
+				var within bool
+				if err := row.Scan(&within); err != nil {
+					return err
+				}
+				if !within {
+					return errUserLimit
+				}
+				return nil
+			})
 		return tx.SendBatch(ctx, b).Close()
 	})
 	switch {
@@ -66,6 +90,10 @@ func (s *OrderStore) Place(ctx context.Context, o flashsale.Order) (flashsale.Or
 	case errors.Is(err, errGuard):
 		return flashsale.Order{}, flashsale.Errorf(flashsale.KindExhausted,
 			flashsale.ReasonSoldOut, "product %s of sale %s is sold out", o.ProductID, o.SaleID)
+	case errors.Is(err, errUserLimit):
+		return flashsale.Order{}, flashsale.Errorf(flashsale.KindExhausted,
+			flashsale.ReasonLimitReached, "shopper %s already bought the per-user limit of %s",
+			o.UserID, o.ProductID)
 	case isUniqueViolation(err, ""):
 		return s.existing(ctx, o)
 	}
