@@ -15,7 +15,10 @@ import (
 // the order in PostgreSQL and then marks the hold CONFIRMED. A crash between
 // the last two steps leaves a CONFIRMING hold that the sweeper finishes (the
 // order exists) or releases (it does not). Retries and concurrent calls with
-// the same payment answer with the same order.
+// the same payment answer with the same order; another payment meanwhile is
+// refused as in progress. A paid payment that cannot buy the hold (released,
+// expired, refused by PostgreSQL's checks, or a second one for a bought
+// hold) is recorded as owed back.
 func (s *Service) Confirm(ctx context.Context, userID, saleID, holdID, paymentID string) (flashsale.Order, error) {
 	if err := s.ration(ctx, "confirm", userID); err != nil {
 		return flashsale.Order{}, err
