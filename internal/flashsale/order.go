@@ -34,6 +34,9 @@ type Orders interface {
 	// committed first (then aborted is false). Place and Abort exclude each
 	// other, so a slow confirm and the sweeper never both win.
 	Abort(ctx context.Context, holdID string) (aborted bool, err error)
+	// Aborted reports whether Abort has decided a hold will never get an
+	// order.
+	Aborted(ctx context.Context, holdID string) (bool, error)
 	// ByHold returns the order of a hold, if there is one.
 	ByHold(ctx context.Context, holdID string) (Order, bool, error)
 	// PaymentBinding returns the hold a payment is bound to: the one it

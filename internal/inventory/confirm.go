@@ -64,6 +64,16 @@ func (s *Service) Confirm(ctx context.Context, userID, saleID, holdID, paymentID
 	case found && b.Refund:
 		return flashsale.Order{}, beingRefunded(holdID, paymentID)
 	}
+	// An expired hold may be taken again for a late payment, unless the
+	// sweeper aborted its confirm: PostgreSQL would refuse its order, so
+	// taking units for it would only keep them from other shoppers.
+	if h.State == flashsale.HoldExpired {
+		if aborted, err := s.orders.Aborted(ctx, holdID); err != nil {
+			return flashsale.Order{}, err
+		} else if aborted {
+			return flashsale.Order{}, s.refuseExpired(ctx, h, paymentID)
+		}
+	}
 	return s.place(ctx, r, paymentID)
 }
 
@@ -106,13 +116,7 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID stri
 			flashsale.ReasonConfirmInProgress,
 			"reservation %s is being confirmed with another payment; try again shortly", r.HoldID)
 	case flashsale.WasExpired:
-		if err := s.recordRefund(ctx, h, paymentID, "reservation_expired"); err != nil {
-			return flashsale.Order{}, err
-		}
-		return flashsale.Order{}, flashsale.Errorf(flashsale.KindPrecondition,
-			flashsale.ReasonReservationExpired,
-			"reservation %s expired and its units are gone; the payment will be refunded",
-			r.HoldID)
+		return flashsale.Order{}, s.refuseExpired(ctx, h, paymentID)
 	}
 
 	order, err := s.orders.Place(ctx, flashsale.Order{
@@ -254,6 +258,16 @@ func (s *Service) verifyPayment(ctx context.Context, h flashsale.Hold, paymentID
 			paymentID, p.AmountMinor, p.Currency, h.AmountMinor, h.Currency)
 	}
 	return nil
+}
+
+// refuseExpired answers a paid confirm of an expired hold that cannot be
+// taken again: the payment is owed back.
+func (s *Service) refuseExpired(ctx context.Context, h flashsale.Hold, paymentID string) error {
+	if err := s.recordRefund(ctx, h, paymentID, "reservation_expired"); err != nil {
+		return err
+	}
+	return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonReservationExpired,
+		"reservation %s expired and its units are gone; the payment will be refunded", h.HoldID)
 }
 
 // refuseReleased answers a paid confirm of a released hold: the units are

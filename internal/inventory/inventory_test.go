@@ -508,6 +508,14 @@ func TestCrashBetweenDatabaseAndRedisIsResolved(t *testing.T) {
 			t.Errorf("outcome of %s: got %q, want %s", hold, got, want)
 		}
 	}
+
+	// A late payment for the aborted hold takes no unit: its order could
+	// never be written. The payment is owed back.
+	_, err = s.confirm(t, sl.ID, "U2", lost.GetReservationId(), s.pay(t, 600, ""))
+	wantErr(t, err, connect.CodeFailedPrecondition, flashsale.ReasonReservationExpired)
+	if c := s.counters(t, sl.ID, p); c.Held != 0 || c.Available != 9 {
+		t.Fatalf("after a late payment for an aborted hold: %+v, want nothing taken", c)
+	}
 }
 
 func TestReplayedKeyAnswersWithTheHoldAsItIsNow(t *testing.T) {
@@ -755,7 +763,7 @@ func TestOnePaymentConfirmsAHoldAtATime(t *testing.T) {
 	_, err = s.confirm(t, sl.ID, "U2", b.GetReservationId(), s.pay(t, 600, ""))
 	wantErr(t, err, connect.CodeAlreadyExists, flashsale.ReasonConfirmInProgress)
 	wantErr(t, s.release(t, sl.ID, "U2", b.GetReservationId()),
-		connect.CodeFailedPrecondition, flashsale.ReasonAlreadyConfirmed)
+		connect.CodeFailedPrecondition, flashsale.ReasonConfirmInProgress)
 	o, err := s.confirm(t, sl.ID, "U2", b.GetReservationId(), inFlight)
 	if err != nil || o.GetStatus() != "CONFIRMED" {
 		t.Fatalf("the in-flight payment's confirm: got %v %v, want CONFIRMED", o, err)

@@ -242,7 +242,11 @@ func (s *Service) Release(ctx context.Context, userID, saleID, holdID string) er
 	if err != nil {
 		return err
 	}
-	if was == flashsale.HoldConfirming || was == flashsale.HoldConfirmed {
+	switch was {
+	case flashsale.HoldConfirming:
+		return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonConfirmInProgress,
+			"reservation %s is being confirmed and cannot be released now", holdID)
+	case flashsale.HoldConfirmed:
 		return alreadyConfirmed(holdID)
 	}
 	return nil

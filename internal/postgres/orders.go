@@ -92,7 +92,8 @@ func (s *OrderStore) Place(ctx context.Context, o flashsale.Order) (flashsale.Or
 			flashsale.ReasonSoldOut, "product %s of sale %s is sold out", o.ProductID, o.SaleID)
 	case errors.Is(err, errUserLimit):
 		return flashsale.Order{}, flashsale.Errorf(flashsale.KindExhausted,
-			flashsale.ReasonLimitReached, "shopper %s already bought the per-user limit of %s",
+			flashsale.ReasonLimitReached,
+			"shopper %s already bought the per-user limit of %s; the payment will be refunded",
 			o.UserID, o.ProductID)
 	case isUniqueViolation(err, ""):
 		return s.existing(ctx, o)
@@ -163,6 +164,14 @@ func (s *OrderStore) Abort(ctx context.Context, holdID string) (bool, error) {
 	err = s.db.QueryRow(ctx, `SELECT outcome FROM hold_outcomes WHERE reservation_id = $1`,
 		holdID).Scan(&outcome)
 	return outcome == "ABORTED", translate(err)
+}
+
+// Aborted reports whether the sweeper decided the hold gets no order.
+func (s *OrderStore) Aborted(ctx context.Context, holdID string) (bool, error) {
+	var aborted bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM hold_outcomes
+		WHERE reservation_id = $1 AND outcome = 'ABORTED')`, holdID).Scan(&aborted)
+	return aborted, translate(err)
 }
 
 // ByHold returns the order of a hold.
