@@ -498,12 +498,13 @@ func TestUndoConfirm(t *testing.T) {
 
 		// Undone past its deadline, a hold expires and its units come back.
 		in := reserveInput(ref, "u2", 1)
-		in.TTL = 200 * time.Millisecond
+		in.TTL = time.Second // room for the begin below on a busy machine
 		late := mustReserve(t, s, in, flashsale.Reserved).Hold
-		if _, _, err := s.BeginConfirm(ctx, late.HoldRef, "pay-c", time.Minute); err != nil {
-			t.Fatal(err)
+		if res, _, err := s.BeginConfirm(ctx, late.HoldRef, "pay-c", time.Minute); err != nil ||
+			res != flashsale.Begun {
+			t.Fatalf("begin: got %v, %v; want begun", res, err)
 		}
-		time.Sleep(400 * time.Millisecond)
+		time.Sleep(1200 * time.Millisecond)
 		if err := s.UndoConfirm(ctx, late.HoldRef, "pay-c"); err != nil {
 			t.Fatal(err)
 		}
