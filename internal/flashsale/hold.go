@@ -185,6 +185,11 @@ type Holds interface {
 	// order of products; a product whose sweep failed has a zero result and
 	// its error is joined into err.
 	Sweep(ctx context.Context, products []HoldRef, limit int) ([]SweepResult, error)
+	// CatchUp moves to sold, for each product, the units PostgreSQL sold
+	// (pgSold, read before the call) beyond what the store counts as sold or
+	// being confirmed: orders whose holds it lost. It returns the units
+	// moved per product.
+	CatchUp(ctx context.Context, products []HoldRef, pgSold []int) ([]int, error)
 	// Counters reads a sale product's stock counters.
 	Counters(ctx context.Context, saleID, productID string) (Counters, error)
 }

@@ -37,6 +37,9 @@ type Orders interface {
 	// Aborted reports whether Abort has decided a hold will never get an
 	// order.
 	Aborted(ctx context.Context, holdID string) (bool, error)
+	// Sold returns the units sold of each sale product (0 for an unknown
+	// one), in the order given.
+	Sold(ctx context.Context, products []HoldRef) ([]int, error)
 	// ByHold returns the order of a hold, if there is one.
 	ByHold(ctx context.Context, holdID string) (Order, bool, error)
 	// PaymentBinding returns the hold a payment is bound to: the one it

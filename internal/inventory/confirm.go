@@ -312,6 +312,7 @@ type SweepResult struct {
 	Expired   int // HELD holds past their deadline, units returned
 	Finalized int // stuck CONFIRMING holds whose order exists
 	Aborted   int // stuck CONFIRMING holds without an order, units returned
+	CaughtUp  int // units of orders Redis had lost, taken from stock
 }
 
 // Sweep reclaims expired holds of every product of the sales given and
@@ -334,8 +335,28 @@ func (s *Service) Sweep(ctx context.Context, sales []*flashsale.Sale) (SweepResu
 				errs = append(errs, s.resolveStuck(ctx, h, &total))
 			}
 		}
+		errs = append(errs, s.catchUp(ctx, batch, &total))
 	}
 	return total, errors.Join(errs...)
+}
+
+// catchUp counts in Redis the orders whose holds Redis lost: after a reload
+// that raced their confirms, Redis would otherwise offer their units again,
+// for shoppers whom PostgreSQL would then refuse after they paid.
+func (s *Service) catchUp(ctx context.Context, products []flashsale.HoldRef, total *SweepResult) error {
+	sold, err := s.orders.Sold(ctx, products)
+	if err != nil {
+		return err
+	}
+	moved, err := s.holds.CatchUp(ctx, products, sold)
+	for i, n := range moved {
+		if n > 0 {
+			total.CaughtUp += n
+			s.log.WarnContext(ctx, "orders unknown to redis counted as sold",
+				"sale_id", products[i].SaleID, "product_id", products[i].ProductID, "units", n)
+		}
+	}
+	return err
 }
 
 // sweepBatch bounds the holds one product's sweep reclaims, and

@@ -823,3 +823,57 @@ func TestDatabaseHoldsThePerUserLimit(t *testing.T) {
 		t.Fatalf("U1 has %d units in orders and %d refunds owed, want 2 and 1", units, refunds)
 	}
 }
+
+// A confirm that commits after a reload wiped its hold leaves an order that
+// Redis never counted; the next sweep counts it, so its unit is not offered
+// again.
+func TestSweepCountsOrdersRedisLost(t *testing.T) {
+	t.Parallel()
+	// Database 5: the test empties it, like a Redis that lost its data.
+	a := testenv.App(t, testenv.OwnRedisDB(t, testenv.Config(t), 5))
+	ctx := context.Background()
+	sl := testenv.Sale(t, a, 2, 10)
+	line := sl.Lines[0]
+	r, err := a.Inventory.Reserve(ctx, inventory.ReserveInput{SaleID: sl.ID,
+		ProductID: line.ProductID, UserID: "U1", Qty: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay := a.Payments.Create(r.Hold.AmountMinor, "USD", flashsale.PaymentPaid)
+	if _, _, err := a.Inventory.BeginConfirmForTest(ctx, sl.ID, r.Hold.HoldID, pay.ID); err != nil {
+		t.Fatal(err)
+	}
+	p := "fs:{" + sl.ID + ":" + line.ProductID + "}:"
+	if err := a.Redis.Del(ctx, p+"stock", p+"meta", p+"res", p+"pend", p+"users",
+		"fs:loaded").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Sales.EnsureLoaded(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The confirm's order commits only now.
+	if _, err := postgres.NewOrderStore(a.DB).Place(ctx, flashsale.Order{ID: testenv.ID("o"),
+		UserID: "U1", SaleID: sl.ID, ProductID: line.ProductID, HoldID: r.Hold.HoldID,
+		PaymentID: pay.ID, Qty: 1, AmountMinor: r.Hold.AmountMinor, Currency: "USD"}); err != nil {
+		t.Fatal(err)
+	}
+	counters := func() flashsale.Counters {
+		c, err := a.Inventory.Counters(ctx, sl.ID, line.ProductID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if c := counters(); c.Available != 10 || c.Sold != 0 {
+		t.Fatalf("before the sweep: %+v, want the lost order uncounted", c)
+	}
+	for i, want := range []int{1, 0} {
+		res, err := a.Inventory.Sweep(ctx, []*flashsale.Sale{sl})
+		if err != nil || res.CaughtUp != want {
+			t.Fatalf("sweep %d: got %+v, %v; want %d units caught up", i, res, err, want)
+		}
+	}
+	if c := counters(); c.Available != 9 || c.Sold != 1 {
+		t.Fatalf("after the sweeps: %+v, want 9 available and 1 sold", c)
+	}
+}

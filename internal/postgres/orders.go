@@ -174,6 +174,25 @@ func (s *OrderStore) Aborted(ctx context.Context, holdID string) (bool, error) {
 	return aborted, translate(err)
 }
 
+// Sold returns the sold count of each sale product, in the order given.
+func (s *OrderStore) Sold(ctx context.Context, products []flashsale.HoldRef) ([]int, error) {
+	sales := make([]string, len(products))
+	ids := make([]string, len(products))
+	for i, p := range products {
+		sales[i], ids[i] = p.SaleID, p.ProductID
+	}
+	rows, err := s.db.Query(ctx, `
+		SELECT coalesce(fp.sold, 0)
+		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS p(sale_id, product_id, n)
+		LEFT JOIN flash_sale_products fp USING (sale_id, product_id)
+		ORDER BY p.n`, sales, ids)
+	if err != nil {
+		return nil, translate(err)
+	}
+	sold, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	return sold, translate(err)
+}
+
 // ByHold returns the order of a hold.
 func (s *OrderStore) ByHold(ctx context.Context, holdID string) (flashsale.Order, bool, error) {
 	return s.orderWhere(ctx, "reservation_id", holdID)

@@ -37,6 +37,8 @@ var (
 	retireLua string
 	//go:embed lua/undo_confirm.lua
 	undoConfirmLua string
+	//go:embed lua/catch_up.lua
+	catchUpLua string
 )
 
 // Each script is the shared library followed by one body, joined once here so
@@ -52,6 +54,7 @@ var (
 	countersScript      = holdScript(countersLua)
 	retireScript        = holdScript(retireLua)
 	undoConfirmScript   = holdScript(undoConfirmLua)
+	catchUpScript       = holdScript(catchUpLua)
 )
 
 func holdScript(body string) *redis.Script {
@@ -296,6 +299,42 @@ func (s *HoldStore) Sweep(
 		out[i] = r
 	}
 	return out, errors.Join(errs...)
+}
+
+// CatchUp moves to sold, for each product, the units that PostgreSQL sold
+// (pgSold, read before the call) beyond what Redis counts as sold or being
+// confirmed, in one round trip per node. It returns the units moved.
+func (s *HoldStore) CatchUp(
+	ctx context.Context,
+	products []flashsale.HoldRef,
+	pgSold []int,
+) ([]int, error) {
+	if len(pgSold) != len(products) {
+		return nil, fmt.Errorf("catch up: %d counts for %d products", len(pgSold), len(products))
+	}
+	cmds := make([]*redis.Cmd, len(products))
+	_, _ = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, ref := range products {
+			cmds[i] = catchUpScript.EvalSha(ctx, p, keysFor(ref.SaleID, ref.ProductID).all(),
+				pgSold[i])
+		}
+		return nil
+	})
+	moved := make([]int, len(products))
+	var errs []error
+	for i, ref := range products {
+		n, err := cmds[i].Int()
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+			n, err = catchUpScript.Run(ctx, s.c, keysFor(ref.SaleID, ref.ProductID).all(),
+				pgSold[i]).Int()
+		}
+		if err != nil {
+			errs = append(errs, scriptError("catch up", err))
+			continue
+		}
+		moved[i] = n
+	}
+	return moved, errors.Join(errs...)
 }
 
 // parseSweep decodes {expired count, currency, id, record, id, record, ...}.
