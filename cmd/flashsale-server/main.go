@@ -130,9 +130,9 @@ func sweep(ctx context.Context, a *app.App, every time.Duration) {
 // sweepOnce runs one sweep and logs what it changed.
 func sweepOnce(ctx context.Context, a *app.App) error {
 	r, err := a.Sweep(ctx)
-	if r.Expired+r.Finalized+r.Aborted > 0 {
+	if r.Expired+r.Finalized+r.Aborted+r.CaughtUp > 0 {
 		a.Log.Info("sweep", "expired", r.Expired, "finalized", r.Finalized,
-			"aborted", r.Aborted)
+			"aborted", r.Aborted, "caught_up", r.CaughtUp)
 	}
 	return err
 }

@@ -27,6 +27,7 @@ type Result struct {
 	Expired   int `json:"expired"`
 	Finalized int `json:"finalized"`
 	Aborted   int `json:"aborted"`
+	CaughtUp  int `json:"caughtUp"`
 }
 
 // answerTime is kept at the very end of an invocation to report the result.
@@ -61,7 +62,8 @@ func (s *sweeper) Handle(ctx context.Context, _ events.EventBridgeEvent) (Result
 		}
 	}
 	s.log.InfoContext(ctx, "sweeps done", "sweeps", res.Sweeps, "failed", res.Failed,
-		"expired", res.Expired, "finalized", res.Finalized, "aborted", res.Aborted)
+		"expired", res.Expired, "finalized", res.Finalized, "aborted", res.Aborted,
+		"caught_up", res.CaughtUp)
 	if firstErr != nil {
 		s.log.WarnContext(ctx, "sweep failed", "failed", res.Failed, "err", firstErr.Error())
 		if res.Failed == res.Sweeps {
@@ -78,6 +80,7 @@ func (s *sweeper) sweep(ctx context.Context, res *Result) error {
 	res.Expired += r.Expired
 	res.Finalized += r.Finalized
 	res.Aborted += r.Aborted
+	res.CaughtUp += r.CaughtUp
 	if err != nil {
 		res.Failed++
 	}
