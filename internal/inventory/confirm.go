@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -32,10 +31,13 @@ func (s *Service) Confirm(ctx context.Context, userID, saleID, holdID, paymentID
 		// Redis may have lost a hold whose order had committed: a retry
 		// still gets its order.
 		o, found, oerr := s.lostHoldOrder(ctx, r, userID)
-		if oerr != nil || !found {
-			return flashsale.Order{}, cmp.Or(oerr, err)
+		switch {
+		case oerr != nil:
+			return flashsale.Order{}, oerr
+		case found:
+			return s.existingOrder(ctx, holdOf(o), paymentID)
 		}
-		return s.existingOrder(ctx, holdOf(o), paymentID)
+		return flashsale.Order{}, s.refuseLost(ctx, r, userID, paymentID, err)
 	}
 	if err != nil {
 		return flashsale.Order{}, err
@@ -81,6 +83,30 @@ func beingRefunded(holdID, paymentID string) error {
 	return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonReservationExpired,
 		"reservation %s can no longer be confirmed; payment %s is being refunded",
 		holdID, paymentID)
+}
+
+// refuseLost answers a confirm of a hold that Redis does not have and that
+// has no order: unknown, or lost with Redis's data. A payment that went
+// through is owed back, since no hold will ever take it; notFound is the
+// answer either way.
+func (s *Service) refuseLost(ctx context.Context, r flashsale.HoldRef, userID, paymentID string, notFound error) error {
+	p, err := s.payments.Payment(ctx, paymentID)
+	if err != nil || p.Status != flashsale.PaymentPaid {
+		return notFound
+	}
+	err = s.orders.OweRefund(ctx, flashsale.Event{Type: flashsale.EventRefundRequired,
+		SaleID: r.SaleID, ProductID: r.ProductID, UserID: userID, HoldID: r.HoldID,
+		AmountMinor: p.AmountMinor, Reason: "reservation_not_found", At: time.Now()}, paymentID)
+	switch {
+	case err == nil:
+		s.log.WarnContext(ctx, "paid confirm of an unknown hold, refund required",
+			"sale_id", r.SaleID, "hold_id", r.HoldID, "payment_id", paymentID)
+		return flashsale.Errorf(flashsale.KindNotFound, flashsale.ReasonReservationNotFound,
+			"reservation %s not found; payment %s will be refunded", r.HoldID, paymentID)
+	case flashsale.ErrorKind(err) == flashsale.KindConflict:
+		return notFound // it serves another hold: not owed back
+	}
+	return err
 }
 
 // lostHoldOrder finds the order of a hold that Redis no longer has, when it

@@ -877,3 +877,38 @@ func TestSweepCountsOrdersRedisLost(t *testing.T) {
 		t.Fatalf("after the sweeps: %+v, want 9 available and 1 sold", c)
 	}
 }
+
+// A paid confirm of a hold that Redis lost with its data (and that has no
+// order) is owed back: no hold will ever take that payment.
+func TestPaymentForALostHoldIsOwedBack(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, testenv.Config(t))
+	sl := testenv.Sale(t, s.app, 2, 10)
+	p := sl.Lines[0].ProductID
+	ctx := context.Background()
+	h, _ := s.reserve(t, sl.ID, p, "U1", 1)
+	if err := s.app.Redis.Del(ctx, "fs:{"+sl.ID+":"+p+"}:res").Err(); err != nil {
+		t.Fatal(err)
+	}
+	refunds := func(payment string) int {
+		var n int
+		_ = s.app.DB.QueryRow(ctx, `SELECT count(*) FROM payment_outcomes
+			WHERE payment_id = $1 AND outcome = 'REFUND'`, payment).Scan(&n)
+		return n
+	}
+
+	declined := s.pay(t, 600, "DECLINED")
+	_, err := s.confirm(t, sl.ID, "U1", h.GetReservationId(), declined)
+	wantErr(t, err, connect.CodeNotFound, flashsale.ReasonReservationNotFound)
+	paid := s.pay(t, 600, "")
+	for range 2 {
+		_, err = s.confirm(t, sl.ID, "U1", h.GetReservationId(), paid)
+		wantErr(t, err, connect.CodeNotFound, flashsale.ReasonReservationNotFound)
+	}
+	if refunds(declined) != 0 || refunds(paid) != 1 {
+		t.Fatalf("refunds owed: declined %d, paid %d; want 0 and 1", refunds(declined), refunds(paid))
+	}
+	other, _ := s.reserve(t, sl.ID, p, "U1", 1)
+	_, err = s.confirm(t, sl.ID, "U1", other.GetReservationId(), paid)
+	wantErr(t, err, connect.CodeAlreadyExists, flashsale.ReasonPaymentUsed)
+}
