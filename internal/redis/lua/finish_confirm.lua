@@ -1,9 +1,8 @@
 -- finish_confirm: ARGV hold id, reclaim batch.
 -- Runs after the order is committed in PostgreSQL; the units stay counted
 -- for the user because bought units count toward the per-user limit. A HELD
--- hold is finished too: a racing confirm with another payment undid the
--- move to CONFIRMING while this one's order committed, and the order is the
--- truth.
+-- hold is finished too, should an undo ever race its order (begin_confirm's
+-- one-payment rule is meant to prevent that): the order is the truth.
 local id, batch = ARGV[1], tonumber(ARGV[2])
 local h = load(id)
 if not h then
