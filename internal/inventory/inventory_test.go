@@ -86,6 +86,30 @@ func (s *shop) release(t *testing.T, saleID, user, holdID string) error {
 	return err
 }
 
+// refundEvents counts a sale's refund_required events in the outbox.
+func (s *shop) refundEvents(t *testing.T, saleID string) int {
+	t.Helper()
+	return s.queryInt(t, `SELECT count(*) FROM outbox
+		WHERE sale_id = $1 AND event_type = 'refund_required'`, saleID)
+}
+
+// refundsOwed counts the bindings of a payment as owed back.
+func (s *shop) refundsOwed(t *testing.T, paymentID string) int {
+	t.Helper()
+	return s.queryInt(t, `SELECT count(*) FROM payment_outcomes
+		WHERE payment_id = $1 AND outcome = 'REFUND'`, paymentID)
+}
+
+// queryInt runs a query that answers one integer.
+func (s *shop) queryInt(t *testing.T, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := s.app.DB.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatalf("query: %v", err)
+	}
+	return n
+}
+
 func (s *shop) counters(t *testing.T, saleID, productID string) flashsale.Counters {
 	t.Helper()
 	c, err := s.app.Inventory.Counters(context.Background(), saleID, productID)
@@ -192,10 +216,7 @@ func TestSeedFlowReserveConfirmRelease(t *testing.T) {
 			_, err = s.confirm(t, sl.ID, "U1", big.GetReservationId(), s.pay(t, 1800, ""))
 			wantErr(t, err, connect.CodeFailedPrecondition, flashsale.ReasonAlreadyReleased)
 			// The payment went through for units that are gone: it is owed back.
-			var refunds int
-			_ = s.app.DB.QueryRow(context.Background(), `SELECT count(*) FROM outbox
-				WHERE sale_id = $1 AND event_type = 'refund_required'`, sl.ID).Scan(&refunds)
-			if refunds != 1 {
+			if refunds := s.refundEvents(t, sl.ID); refunds != 1 {
 				t.Fatalf("refund events after paying a released hold: got %d, want 1", refunds)
 			}
 
@@ -367,10 +388,7 @@ func TestRedisStockAboveTruthIsRefusedByTheDatabase(t *testing.T) {
 		t.Fatalf("database sold %d, want 2", sold)
 	}
 	// The three refused shoppers paid: each is owed back.
-	var refunds int
-	_ = s.app.DB.QueryRow(ctx, `SELECT count(*) FROM outbox
-		WHERE sale_id = $1 AND event_type = 'refund_required'`, sl.ID).Scan(&refunds)
-	if refunds != 3 {
+	if refunds := s.refundEvents(t, sl.ID); refunds != 3 {
 		t.Fatalf("refund events after guard refusals: got %d, want 3", refunds)
 	}
 }
@@ -587,16 +605,6 @@ func TestAPaymentServesOneHold(t *testing.T) {
 	s := newShop(t, testenv.Config(t))
 	sl := testenv.Sale(t, s.app, 4, 10)
 	p := sl.Lines[0].ProductID
-	refundEvents := func() int {
-		var n int
-		err := s.app.DB.QueryRow(context.Background(), `SELECT count(*) FROM outbox
-			WHERE sale_id = $1 AND event_type = 'refund_required'`, sl.ID).Scan(&n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-
 	released, _ := s.reserve(t, sl.ID, p, "U1", 1)
 	if err := s.release(t, sl.ID, "U1", released.GetReservationId()); err != nil {
 		t.Fatal(err)
@@ -621,7 +629,7 @@ func TestAPaymentServesOneHold(t *testing.T) {
 	}
 	_, err = s.confirm(t, sl.ID, "U1", other.GetReservationId(), spent)
 	wantErr(t, err, connect.CodeAlreadyExists, flashsale.ReasonPaymentUsed)
-	if n := refundEvents(); n != 1 {
+	if n := s.refundEvents(t, sl.ID); n != 1 {
 		t.Fatalf("refund events: got %d, want 1 (the spent payment is not owed back)", n)
 	}
 }
@@ -730,10 +738,7 @@ func TestOrderOutlivesItsHoldInRedis(t *testing.T) {
 	second := s.pay(t, 600, "")
 	_, err = s.confirm(t, sl.ID, "U1", h.GetReservationId(), second)
 	wantErr(t, err, connect.CodeAlreadyExists, flashsale.ReasonAlreadyConfirmed)
-	var refunds int
-	_ = s.app.DB.QueryRow(ctx, `SELECT count(*) FROM payment_outcomes
-		WHERE payment_id = $1 AND outcome = 'REFUND'`, second).Scan(&refunds)
-	if refunds != 1 {
+	if refunds := s.refundsOwed(t, second); refunds != 1 {
 		t.Fatalf("second payment for a bought hold: %d refunds owed, want 1", refunds)
 	}
 }
@@ -781,10 +786,7 @@ func TestOnePaymentConfirmsAHoldAtATime(t *testing.T) {
 		t.Fatalf("refund of the payment that bought the hold: got %v, want %s", err,
 			flashsale.ReasonAlreadyConfirmed)
 	}
-	var refunds int
-	_ = s.app.DB.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sale_id = $1
-		AND event_type = 'refund_required'`, sl.ID).Scan(&refunds)
-	if refunds != 0 {
+	if refunds := s.refundEvents(t, sl.ID); refunds != 0 {
 		t.Fatalf("refund events: got %d, want none", refunds)
 	}
 }
@@ -814,12 +816,9 @@ func TestDatabaseHoldsThePerUserLimit(t *testing.T) {
 	if c := s.counters(t, sl.ID, p); c.Sold != 2 || c.Held != 0 || c.Available != 8 {
 		t.Fatalf("counters %+v, want sold 2 and the refused unit back", c)
 	}
-	var units, refunds int
-	_ = s.app.DB.QueryRow(ctx, `SELECT coalesce(sum(quantity), 0) FROM orders
-		WHERE sale_id = $1 AND user_id = 'U1'`, sl.ID).Scan(&units)
-	_ = s.app.DB.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sale_id = $1
-		AND event_type = 'refund_required'`, sl.ID).Scan(&refunds)
-	if units != 2 || refunds != 1 {
+	units := s.queryInt(t, `SELECT coalesce(sum(quantity), 0) FROM orders
+		WHERE sale_id = $1 AND user_id = 'U1'`, sl.ID)
+	if refunds := s.refundEvents(t, sl.ID); units != 2 || refunds != 1 {
 		t.Fatalf("U1 has %d units in orders and %d refunds owed, want 2 and 1", units, refunds)
 	}
 }
@@ -890,13 +889,6 @@ func TestPaymentForALostHoldIsOwedBack(t *testing.T) {
 	if err := s.app.Redis.Del(ctx, "fs:{"+sl.ID+":"+p+"}:res").Err(); err != nil {
 		t.Fatal(err)
 	}
-	refunds := func(payment string) int {
-		var n int
-		_ = s.app.DB.QueryRow(ctx, `SELECT count(*) FROM payment_outcomes
-			WHERE payment_id = $1 AND outcome = 'REFUND'`, payment).Scan(&n)
-		return n
-	}
-
 	declined := s.pay(t, 600, "DECLINED")
 	_, err := s.confirm(t, sl.ID, "U1", h.GetReservationId(), declined)
 	wantErr(t, err, connect.CodeNotFound, flashsale.ReasonReservationNotFound)
@@ -905,8 +897,8 @@ func TestPaymentForALostHoldIsOwedBack(t *testing.T) {
 		_, err = s.confirm(t, sl.ID, "U1", h.GetReservationId(), paid)
 		wantErr(t, err, connect.CodeNotFound, flashsale.ReasonReservationNotFound)
 	}
-	if refunds(declined) != 0 || refunds(paid) != 1 {
-		t.Fatalf("refunds owed: declined %d, paid %d; want 0 and 1", refunds(declined), refunds(paid))
+	if nd, np := s.refundsOwed(t, declined), s.refundsOwed(t, paid); nd != 0 || np != 1 {
+		t.Fatalf("refunds owed: declined %d, paid %d; want 0 and 1", nd, np)
 	}
 	other, _ := s.reserve(t, sl.ID, p, "U1", 1)
 	_, err = s.confirm(t, sl.ID, "U1", other.GetReservationId(), paid)
