@@ -133,13 +133,11 @@ func (s *OrderStore) existing(ctx context.Context, o flashsale.Order) (flashsale
 
 // paymentUsed explains why a payment cannot pay for another hold.
 func (s *OrderStore) paymentUsed(ctx context.Context, paymentID string) error {
-	var outcome string
-	err := s.db.QueryRow(ctx, `SELECT outcome FROM payment_outcomes WHERE payment_id = $1`,
-		paymentID).Scan(&outcome)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return translate(err)
+	b, _, err := s.PaymentBinding(ctx, paymentID)
+	if err != nil {
+		return err
 	}
-	if outcome == "REFUND" {
+	if b.Refund {
 		return flashsale.Errorf(flashsale.KindConflict, flashsale.ReasonPaymentUsed,
 			"payment %s is being refunded for another reservation", paymentID)
 	}
