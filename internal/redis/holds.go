@@ -269,29 +269,14 @@ func (s *HoldStore) Sweep(
 	if limit < 1 {
 		return nil, fmt.Errorf("sweep: limit %d is below 1", limit)
 	}
-	// One pipeline for every product: a sweeper with thousands of live
-	// products pays one round trip per node, not one per product.
-	cmds := make([]*redis.Cmd, len(products))
-	_, _ = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, ref := range products {
-			cmds[i] = sweepScript.EvalSha(ctx, p, keysFor(ref.SaleID, ref.ProductID).all(), limit)
-		}
-		return nil
-	})
+	replies, errs := s.runEach(ctx, "sweep", sweepScript, products,
+		func(int) []any { return []any{limit} })
 	out := make([]flashsale.SweepResult, len(products))
-	var errs []error
 	for i, ref := range products {
-		v, err := cmds[i].Result()
-		if redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// The script cache was flushed; Run sends the script again.
-			v, err = sweepScript.Run(ctx, s.c, keysFor(ref.SaleID, ref.ProductID).all(),
-				limit).Result()
-		}
-		if err != nil {
-			errs = append(errs, scriptError("sweep", err))
+		if replies[i] == nil {
 			continue
 		}
-		r, err := parseSweep(ref, v)
+		r, err := parseSweep(ref, replies[i])
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -312,29 +297,56 @@ func (s *HoldStore) CatchUp(
 	if len(pgSold) != len(products) {
 		return nil, fmt.Errorf("catch up: %d counts for %d products", len(pgSold), len(products))
 	}
+	replies, errs := s.runEach(ctx, "catch up", catchUpScript, products,
+		func(i int) []any { return []any{pgSold[i]} })
+	moved := make([]int, len(products))
+	for i, v := range replies {
+		if v == nil {
+			continue
+		}
+		n, ok := v.(int64)
+		if !ok {
+			errs = append(errs, fmt.Errorf("catch up: unexpected reply %v", v))
+			continue
+		}
+		moved[i] = int(n)
+	}
+	return moved, errors.Join(errs...)
+}
+
+// runEach runs a script on each product in one pipeline: a sweeper with
+// thousands of live products pays one round trip per node, not one per
+// product. A product whose script failed has a nil reply and its error in
+// errs.
+func (s *HoldStore) runEach(
+	ctx context.Context,
+	op string,
+	script *redis.Script,
+	products []flashsale.HoldRef,
+	args func(i int) []any,
+) (replies []any, errs []error) {
 	cmds := make([]*redis.Cmd, len(products))
 	_, _ = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, ref := range products {
-			cmds[i] = catchUpScript.EvalSha(ctx, p, keysFor(ref.SaleID, ref.ProductID).all(),
-				pgSold[i])
+			cmds[i] = script.EvalSha(ctx, p, keysFor(ref.SaleID, ref.ProductID).all(), args(i)...)
 		}
 		return nil
 	})
-	moved := make([]int, len(products))
-	var errs []error
+	replies = make([]any, len(products))
 	for i, ref := range products {
-		n, err := cmds[i].Int()
+		v, err := cmds[i].Result()
 		if redis.HasErrorPrefix(err, "NOSCRIPT") {
-			n, err = catchUpScript.Run(ctx, s.c, keysFor(ref.SaleID, ref.ProductID).all(),
-				pgSold[i]).Int()
+			// The script cache was flushed; Run sends the script again.
+			v, err = script.Run(ctx, s.c, keysFor(ref.SaleID, ref.ProductID).all(),
+				args(i)...).Result()
 		}
 		if err != nil {
-			errs = append(errs, scriptError("catch up", err))
+			errs = append(errs, scriptError(op, err))
 			continue
 		}
-		moved[i] = n
+		replies[i] = v
 	}
-	return moved, errors.Join(errs...)
+	return replies, errs
 }
 
 // parseSweep decodes {expired count, currency, id, record, id, record, ...}.
