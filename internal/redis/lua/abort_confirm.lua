@@ -26,7 +26,7 @@ elseif h.state == 'CONFIRMING' then
   outcome = 'discarded'
 end
 if outcome ~= 'noop' then
-  redis.call('HDEL', idem_key, ':paying:' .. id)
+  redis.call('HDEL', idem_key, paying_field(id))
 end
 reclaim(now, batch)
 return answer(outcome, id)

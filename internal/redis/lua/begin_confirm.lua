@@ -3,11 +3,9 @@
 -- deadline passed is taken again for the late payment when units allow.
 -- The payment is remembered as the one confirming the hold: a confirm with
 -- another payment is refused as busy until this one ends, and only this
--- payment's confirm may undo the move. Its field in the idempotency hash
--- starts with ':', which no user id (the start of every idempotency field)
--- can.
+-- payment's confirm may undo the move.
 local id, grace, batch, payment = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local pay_field = ':paying:' .. id
+local pay_field = paying_field(id)
 if not load(id) then
   return answer('not_found', '')
 end

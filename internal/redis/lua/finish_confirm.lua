@@ -15,7 +15,7 @@ if h.state == 'CONFIRMING' or h.state == 'HELD' then
   save(h)
   redis.call('ZREM', pend_key, id)
   redis.call('ZREM', exp_key, id)
-  redis.call('HDEL', idem_key, ':paying:' .. id)
+  redis.call('HDEL', idem_key, paying_field(id))
   redis.call('HINCRBY', meta_key, 'held', -h.qty)
   redis.call('HINCRBY', meta_key, 'sold', h.qty)
   outcome = 'confirmed'

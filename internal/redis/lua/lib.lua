@@ -18,6 +18,13 @@ local function clock_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- paying_field names the idempotency-hash field that holds the payment
+-- confirming a hold. It starts with ':', which no user id (the start of
+-- every idempotency field) can.
+local function paying_field(id)
+  return ':paying:' .. id
+end
+
 -- load returns the hold with this id, or nil when there is none.
 -- A record is "state|user|qty|deadline_ms|amount".
 local function load(id)

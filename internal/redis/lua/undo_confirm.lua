@@ -11,7 +11,7 @@ if not h then
   return answer('not_found', '')
 end
 
-local pay_field = ':paying:' .. id
+local pay_field = paying_field(id)
 local now = clock_ms()
 local outcome = 'noop'
 if h.state == 'CONFIRMING' and redis.call('HGET', idem_key, pay_field) == payment then
