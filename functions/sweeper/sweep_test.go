@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/url"
 	"testing"
 	"time"
 
@@ -15,12 +14,13 @@ import (
 	"github.com/flashsale/flashsale/internal/inventory"
 	"github.com/flashsale/flashsale/internal/lambdahttp/lambdatest"
 	"github.com/flashsale/flashsale/internal/postgres"
+	"github.com/flashsale/flashsale/internal/testenv"
 )
 
 // sweeperDB is the Redis database of these tests. The local server sweeps
 // database 0 too; a database of their own lets the tests count the holds
 // that this sweeper reclaimed.
-const sweeperDB = "/9"
+const sweeperDB = 9
 
 func testConfig(t *testing.T) config.Config {
 	t.Helper()
@@ -28,12 +28,7 @@ func testConfig(t *testing.T) config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(cfg.RedisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = sweeperDB
-	cfg.RedisURL = u.String()
+	cfg = testenv.OwnRedisDB(t, cfg, sweeperDB)
 	cfg.ReservationTTL = 200 * time.Millisecond
 	return cfg
 }

@@ -167,18 +167,11 @@ func TestZeroValuesAreShown(t *testing.T) {
 
 // emptyRedisDB is a Redis database no test loads sales into, so the active
 // list read from it is empty.
-const emptyRedisDB = "/12"
+const emptyRedisDB = 12
 
 func TestEmptyListIsShown(t *testing.T) {
 	t.Parallel()
-	cfg := testenv.Config(t)
-	u, err := url.Parse(cfg.RedisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = emptyRedisDB
-	cfg.RedisURL = u.String()
-	a := testenv.App(t, cfg)
+	a := testenv.App(t, testenv.OwnRedisDB(t, testenv.Config(t), emptyRedisDB))
 	// The database is this test's alone: clear what an earlier run of other
 	// code may have left, and mark it loaded as the server's start would.
 	ctx := context.Background()
