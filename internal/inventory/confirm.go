@@ -94,13 +94,12 @@ func (s *Service) refuseLost(ctx context.Context, r flashsale.HoldRef, userID, p
 	if err != nil || p.Status != flashsale.PaymentPaid {
 		return notFound
 	}
-	err = s.orders.OweRefund(ctx, flashsale.Event{Type: flashsale.EventRefundRequired,
-		SaleID: r.SaleID, ProductID: r.ProductID, UserID: userID, HoldID: r.HoldID,
-		AmountMinor: p.AmountMinor, Reason: "reservation_not_found", At: time.Now()}, paymentID)
+	// The hold's quantity went with it; the refund is of the payment.
+	lost := flashsale.Hold{HoldRef: r, UserID: userID, AmountMinor: p.AmountMinor,
+		Currency: p.Currency}
+	err = s.recordRefund(ctx, lost, paymentID, "reservation_not_found")
 	switch {
 	case err == nil:
-		s.log.WarnContext(ctx, "paid confirm of an unknown hold, refund required",
-			"sale_id", r.SaleID, "hold_id", r.HoldID, "payment_id", paymentID)
 		return flashsale.Errorf(flashsale.KindNotFound, flashsale.ReasonReservationNotFound,
 			"reservation %s not found; payment %s will be refunded", r.HoldID, paymentID)
 	case flashsale.ErrorKind(err) == flashsale.KindConflict:
@@ -155,15 +154,8 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID stri
 		return flashsale.Order{}, s.refused(ctx, h, paymentID, err)
 	case flashsale.ReasonLimitReached:
 		// Redis lost count of the shopper's orders (a reload raced a
-		// confirm): the units go back to stock and the payment is owed back.
-		if err := s.recordRefund(ctx, h, paymentID, "limit_reached"); err != nil {
-			return flashsale.Order{}, err
-		}
-		if aerr := s.holds.AbortConfirm(ctx, r, true); aerr != nil {
-			s.log.WarnContext(ctx, "return of refused hold deferred to sweeper",
-				"hold_id", r.HoldID, "err", aerr.Error())
-		}
-		return flashsale.Order{}, err
+		// confirm): the units go back to stock.
+		return flashsale.Order{}, s.refusedByDatabase(ctx, h, paymentID, "limit_reached", true, err)
 	case flashsale.ReasonReservationExpired:
 		// The sweeper aborted the hold while the payment was on its way.
 		if err := s.recordRefund(ctx, h, paymentID, "reservation_expired"); err != nil {
@@ -212,18 +204,31 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID stri
 }
 
 // refused handles PostgreSQL's oversell guard: Redis had stock the truth did
-// not. The hold is discarded without returning its units to Redis, and the
-// payment, verified as paid, is owed back.
+// not. The hold is discarded without returning its units to Redis.
 func (s *Service) refused(ctx context.Context, h flashsale.Hold, paymentID string, cause error) error {
 	s.guardRefusals.Add(1)
 	s.log.ErrorContext(ctx, "oversell refused by database guard",
 		"sale_id", h.SaleID, "product_id", h.ProductID, "hold_id", h.HoldID,
 		"refusals", s.guardRefusals.Load())
-	if err := s.recordRefund(ctx, h, paymentID, "sold_out"); err != nil {
+	return s.refusedByDatabase(ctx, h, paymentID, "sold_out", false, cause)
+}
+
+// refusedByDatabase ends a CONFIRMING hold whose order PostgreSQL refused:
+// the payment, verified as paid, is owed back, and the hold's units go back
+// to stock or, when Redis had them beyond the truth, are discarded. It
+// answers cause.
+func (s *Service) refusedByDatabase(
+	ctx context.Context,
+	h flashsale.Hold,
+	paymentID, reason string,
+	returnUnits bool,
+	cause error,
+) error {
+	if err := s.recordRefund(ctx, h, paymentID, reason); err != nil {
 		return err
 	}
-	if err := s.holds.AbortConfirm(ctx, h.HoldRef, false); err != nil {
-		s.log.WarnContext(ctx, "discard of refused hold deferred to sweeper",
+	if err := s.holds.AbortConfirm(ctx, h.HoldRef, returnUnits); err != nil {
+		s.log.WarnContext(ctx, "end of refused hold deferred to sweeper",
 			"hold_id", h.HoldID, "err", err.Error())
 	}
 	return cause
