@@ -31,6 +31,9 @@ type SaleStore interface {
 	// Locked runs apply on a sale while holding its lock, so that what apply
 	// writes elsewhere cannot overtake or be overtaken by an admin change.
 	Locked(ctx context.Context, id string, apply func(*Sale) error) (*Sale, error)
+	// LockedLive runs apply once on every sale ending at or after since,
+	// holding all their locks: what a reload of Redis writes.
+	LockedLive(ctx context.Context, since time.Time, apply func([]*Sale) error) error
 	// Reschedule moves the window of a sale that has not started at now and
 	// runs apply like SetState.
 	Reschedule(ctx context.Context, id string, start, end, now time.Time, apply func(*Sale) error) (*Sale, error)
@@ -39,9 +42,9 @@ type SaleStore interface {
 // SaleCache is the read side of sales in Redis: per-product stock and meta
 // that the scripts check, and a document per sale that browsing reads.
 type SaleCache interface {
-	// Load writes a sale's meta and document, and its stock only where no
-	// stock key exists yet, so reloading never resets live stock.
-	Load(ctx context.Context, s *Sale) error
+	// Load writes sales' meta and documents, and stock only where no stock
+	// key exists yet, so reloading never resets live stock.
+	Load(ctx context.Context, sales ...*Sale) error
 	// Update rewrites meta and document after an admin change (never stock).
 	Update(ctx context.Context, s *Sale) error
 	// Sale returns the cached sale; KindNotFound when absent.

@@ -204,48 +204,90 @@ func (s *SaleStore) Locked(
 ) (*flashsale.Sale, error) {
 	var sale *flashsale.Sale
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := lockSale(ctx, tx, id); err != nil {
+		sales, err := lockForLoad(ctx, tx, `WHERE sale_id = $1`, id)
+		if err != nil {
 			return err
 		}
-		// A confirm holds its product row from the sold update to its
-		// commit: waiting for it here means the reads below count its order,
-		// so a reload never restores stock or a shopper's units from before it.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM flash_sale_products WHERE sale_id = $1
-			FOR SHARE`, id); err != nil {
-			return err
+		if len(sales) == 0 {
+			return flashsale.Errorf(flashsale.KindNotFound, flashsale.ReasonSaleNotFound,
+				"sale %s not found", id)
 		}
-		var err error
-		if sale, err = one(ctx, tx, id); err != nil {
-			return err
-		}
-		if err := attachBought(ctx, tx, sale); err != nil {
-			return err
-		}
+		sale = sales[0]
 		return apply(sale)
 	})
 	return sale, translate(err)
 }
 
+// LockedLive runs apply once on every sale that ends at or after since,
+// holding all their locks, in one transaction.
+func (s *SaleStore) LockedLive(
+	ctx context.Context,
+	since time.Time,
+	apply func([]*flashsale.Sale) error,
+) error {
+	return translate(pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		sales, err := lockForLoad(ctx, tx, `WHERE end_time >= $1`, since)
+		if err != nil {
+			return err
+		}
+		return apply(sales)
+	}))
+}
+
+// lockForLoad locks the sales matching where (in id order, so two reloads
+// never deadlock) and reads them with each shopper's bought units.
+func lockForLoad(ctx context.Context, tx pgx.Tx, where string, args ...any) ([]*flashsale.Sale, error) {
+	rows, err := tx.Query(ctx, `SELECT sale_id FROM flash_sales `+where+
+		` ORDER BY sale_id FOR UPDATE`, args...)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	// A confirm holds its product row from the sold update to its commit:
+	// waiting for it here means the reads below count its order, so a
+	// reload never restores stock or a shopper's units from before it.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM flash_sale_products WHERE sale_id = ANY($1)
+		FOR SHARE`, ids); err != nil {
+		return nil, err
+	}
+	sales, err := query(ctx, tx, `WHERE sale_id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	return sales, attachBought(ctx, tx, sales)
+}
+
 // attachBought fills each line's per-user bought units from the orders.
-func attachBought(ctx context.Context, tx pgx.Tx, sale *flashsale.Sale) error {
+func attachBought(ctx context.Context, tx pgx.Tx, sales []*flashsale.Sale) error {
+	ids := make([]string, len(sales))
+	for i, sale := range sales {
+		ids[i] = sale.ID
+	}
 	rows, err := tx.Query(ctx, `
-		SELECT product_id, user_id, sum(quantity) FROM orders
-		WHERE sale_id = $1 GROUP BY product_id, user_id`, sale.ID)
+		SELECT sale_id, product_id, user_id, sum(quantity) FROM orders
+		WHERE sale_id = ANY($1) GROUP BY sale_id, product_id, user_id`, ids)
 	if err != nil {
 		return err
 	}
-	bought := map[string]map[string]int{}
-	var product, user string
+	type line struct{ sale, product string }
+	bought := map[line]map[string]int{}
+	var l line
+	var user string
 	var units int
-	_, err = pgx.ForEachRow(rows, []any{&product, &user, &units}, func() error {
-		if bought[product] == nil {
-			bought[product] = map[string]int{}
+	_, err = pgx.ForEachRow(rows, []any{&l.sale, &l.product, &user, &units}, func() error {
+		if bought[l] == nil {
+			bought[l] = map[string]int{}
 		}
-		bought[product][user] = units
+		bought[l][user] = units
 		return nil
 	})
-	for i := range sale.Lines {
-		sale.Lines[i].Bought = bought[sale.Lines[i].ProductID]
+	for _, sale := range sales {
+		for i := range sale.Lines {
+			sale.Lines[i].Bought = bought[line{sale.ID, sale.Lines[i].ProductID}]
+		}
 	}
 	return err
 }

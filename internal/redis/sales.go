@@ -26,20 +26,26 @@ func NewSaleCache(c redis.UniversalClient) *SaleCache { return &SaleCache{c: c} 
 // Stock starts at total minus what PostgreSQL has sold, and each user's count
 // at what they bought there, so a Redis that lost its data is rebuilt from
 // the truth (holds that were only in Redis are gone).
-func (s *SaleCache) Load(ctx context.Context, sale *flashsale.Sale) error {
+// Several sales go in one pipeline.
+func (s *SaleCache) Load(ctx context.Context, sales ...*flashsale.Sale) error {
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, l := range sale.Lines {
-			k := keysFor(sale.ID, l.ProductID)
-			p.HSet(ctx, k.meta, metaFields(sale, l)...)
-			p.HSetNX(ctx, k.meta, "held", 0)
-			p.HSetNX(ctx, k.meta, "discarded", 0)
-			p.HSetNX(ctx, k.meta, "sold", l.SoldQty)
-			p.SetNX(ctx, k.stock, l.TotalQty-l.SoldQty, 0)
-			for user, units := range l.Bought {
-				p.HSetNX(ctx, k.users, user, units)
+		for _, sale := range sales {
+			for _, l := range sale.Lines {
+				k := keysFor(sale.ID, l.ProductID)
+				p.HSet(ctx, k.meta, metaFields(sale, l)...)
+				p.HSetNX(ctx, k.meta, "held", 0)
+				p.HSetNX(ctx, k.meta, "discarded", 0)
+				p.HSetNX(ctx, k.meta, "sold", l.SoldQty)
+				p.SetNX(ctx, k.stock, l.TotalQty-l.SoldQty, 0)
+				for user, units := range l.Bought {
+					p.HSetNX(ctx, k.users, user, units)
+				}
+			}
+			if err := s.writeDoc(ctx, p, sale); err != nil {
+				return err
 			}
 		}
-		return s.writeDoc(ctx, p, sale)
+		return nil
 	})
 	return cacheDown(err)
 }

@@ -342,26 +342,22 @@ func (s *Service) EnsureLoaded(ctx context.Context) (int, error) {
 	return s.Warm(ctx)
 }
 
-// Warm loads every sale that has not ended a day ago from PostgreSQL into Redis, so a
-// Redis that restarted empty serves again. Stock already there is kept; for
-// a product with no stock key, stock is total minus sold in PostgreSQL (holds
-// that lived only in Redis are gone, and their units with them come back).
+// Warm loads every sale that has not ended a day ago from PostgreSQL into
+// Redis, so a Redis that restarted empty serves again. Stock already there is
+// kept; for a product with no stock key, stock is total minus sold in
+// PostgreSQL (holds that lived only in Redis are gone, and their units with
+// them come back). Sales that ended a while ago are left out: nobody browses
+// them, and their report comes from PostgreSQL and the analytics store.
+// One transaction locks them all and one pipeline writes them, so a reload
+// takes a few round trips however many sales there are.
 func (s *Service) Warm(ctx context.Context) (int, error) {
-	sales, err := s.store.Sales(ctx)
+	n := 0
+	err := s.store.LockedLive(ctx, s.now().Add(-Retention), func(sales []*flashsale.Sale) error {
+		n = len(sales)
+		return s.cache.Load(ctx, sales...)
+	})
 	if err != nil {
 		return 0, err
-	}
-	// Sales that ended a while ago are left out: nobody browses them, and
-	// their report comes from PostgreSQL and the analytics store.
-	horizon, n := s.now().Add(-Retention), 0
-	for _, sale := range sales {
-		if sale.End.Before(horizon) {
-			continue
-		}
-		if _, err := s.store.Locked(ctx, sale.ID, s.loadCache(ctx)); err != nil {
-			return n, err
-		}
-		n++
 	}
 	return n, s.cache.MarkLoaded(ctx)
 }
