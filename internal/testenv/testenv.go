@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/flashsale/flashsale/internal/app"
 	"github.com/flashsale/flashsale/internal/auth"
 	"github.com/flashsale/flashsale/internal/config"
@@ -76,9 +78,11 @@ func App(t testing.TB, cfg config.Config) *app.App {
 	return a
 }
 
-// OwnRedisDB points cfg at a Redis database of its own, for a test that
-// empties Redis the way a restart does: the other packages running at the
-// same time keep their data and their loaded marker.
+// OwnRedisDB points cfg at a Redis database of its own, emptied, for a test
+// that empties Redis the way a restart does or counts everything in it: the
+// other packages running at the same time keep their data and their loaded
+// marker, and nothing an earlier run left there (a failed run's holds)
+// changes the counts.
 func OwnRedisDB(t testing.TB, cfg config.Config, db int) config.Config {
 	t.Helper()
 	u, err := url.Parse(cfg.RedisURL)
@@ -87,6 +91,15 @@ func OwnRedisDB(t testing.TB, cfg config.Config, db int) config.Config {
 	}
 	u.Path = "/" + strconv.Itoa(db)
 	cfg.RedisURL = u.String()
+	opts, err := goredis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		t.Fatalf("REDIS_URL %q: %v", cfg.RedisURL, err)
+	}
+	c := goredis.NewClient(opts)
+	defer func() { _ = c.Close() }()
+	if err := c.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatalf("empty redis database %d (is the local stack up?): %v", db, err)
+	}
 	return cfg
 }
 
