@@ -25,30 +25,45 @@ func NewSaleCache(c redis.UniversalClient) *SaleCache { return &SaleCache{c: c} 
 // a repeated create or a warm-up after restart never resets live stock.
 // Stock starts at total minus what PostgreSQL has sold, and each user's count
 // at what they bought there, so a Redis that lost its data is rebuilt from
-// the truth (holds that were only in Redis are gone).
-// Several sales go in one pipeline.
+// the truth (holds that were only in Redis are gone). The commands go in
+// pipelines of at most loadBatch, so a reload of many sales and shoppers
+// never sits in one write past the client's timeout.
 func (s *SaleCache) Load(ctx context.Context, sales ...*flashsale.Sale) error {
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, sale := range sales {
-			for _, l := range sale.Lines {
-				k := keysFor(sale.ID, l.ProductID)
-				p.HSet(ctx, k.meta, metaFields(sale, l)...)
-				p.HSetNX(ctx, k.meta, "held", 0)
-				p.HSetNX(ctx, k.meta, "discarded", 0)
-				p.HSetNX(ctx, k.meta, "sold", l.SoldQty)
-				p.SetNX(ctx, k.stock, l.TotalQty-l.SoldQty, 0)
-				for user, units := range l.Bought {
-					p.HSetNX(ctx, k.users, user, units)
+	p := s.c.Pipeline()
+	flush := func(atLeast int) error {
+		if p.Len() < atLeast {
+			return nil
+		}
+		_, err := p.Exec(ctx)
+		return err
+	}
+	for _, sale := range sales {
+		for _, l := range sale.Lines {
+			k := keysFor(sale.ID, l.ProductID)
+			p.HSet(ctx, k.meta, metaFields(sale, l)...)
+			p.HSetNX(ctx, k.meta, "held", 0)
+			p.HSetNX(ctx, k.meta, "discarded", 0)
+			p.HSetNX(ctx, k.meta, "sold", l.SoldQty)
+			p.SetNX(ctx, k.stock, l.TotalQty-l.SoldQty, 0)
+			for user, units := range l.Bought {
+				p.HSetNX(ctx, k.users, user, units)
+				if err := flush(loadBatch); err != nil {
+					return cacheDown(err)
 				}
 			}
-			if err := s.writeDoc(ctx, p, sale); err != nil {
-				return err
-			}
 		}
-		return nil
-	})
-	return cacheDown(err)
+		if err := s.writeDoc(ctx, p, sale); err != nil {
+			return err
+		}
+		if err := flush(loadBatch); err != nil {
+			return cacheDown(err)
+		}
+	}
+	return cacheDown(flush(1))
 }
+
+// loadBatch bounds the commands of one pipeline in Load.
+const loadBatch = 1000
 
 // Update rewrites meta and the document after an admin change. It leaves
 // stock and counters alone; the next script call sees the new state.
