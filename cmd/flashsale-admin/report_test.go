@@ -255,7 +255,8 @@ func (sh *shopper) tryConfirm(t *testing.T, saleID string, h hold, outcome strin
 	t.Helper()
 	ctx := context.Background()
 	pay, err := sh.payments.CreatePayment(ctx, signed(h.token, &flashsalev1.CreatePaymentRequest{
-		Amount: h.res.GetAmount(), Currency: h.res.GetCurrency(), Outcome: outcome}))
+		Amount: h.res.GetAmount(), Currency: h.res.GetCurrency(), Outcome: outcome,
+		ReservationId: h.res.GetReservationId()}))
 	if err != nil {
 		t.Fatalf("create payment: %v", err)
 	}

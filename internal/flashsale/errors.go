@@ -45,6 +45,7 @@ const (
 	ReasonPaymentNotFound     Reason = "PAYMENT_NOT_FOUND"
 	ReasonPaymentMismatch     Reason = "PAYMENT_AMOUNT_MISMATCH"
 	ReasonPaymentUsed         Reason = "PAYMENT_ALREADY_USED"
+	ReasonPaymentForOther     Reason = "PAYMENT_FOR_ANOTHER_RESERVATION"
 	ReasonConfirmInProgress   Reason = "CONFIRM_IN_PROGRESS"
 	ReasonIdempotencyReused   Reason = "IDEMPOTENCY_KEY_REUSED"
 	ReasonNotOwner            Reason = "NOT_RESERVATION_OWNER"

@@ -81,6 +81,9 @@ type Payment struct {
 	AmountMinor int64
 	Currency    string
 	Status      PaymentStatus
+	// Reference is the reservation the payment was made for, when the
+	// client named one (a provider's merchant reference); empty otherwise.
+	Reference string
 }
 
 // Payments looks up payments at the provider. KindNotFound with

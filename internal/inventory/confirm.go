@@ -87,11 +87,13 @@ func beingRefunded(holdID, paymentID string) error {
 
 // refuseLost answers a confirm of a hold that Redis does not have and that
 // has no order: unknown, or lost with Redis's data. A payment that went
-// through is owed back, since no hold will ever take it; notFound is the
-// answer either way.
+// through for it is owed back, since no hold will ever take it; notFound is
+// the answer either way. A payment made for another reservation is left
+// alone: the id was mistyped, and the payment still buys its own hold.
 func (s *Service) refuseLost(ctx context.Context, r flashsale.HoldRef, userID, paymentID string, notFound error) error {
 	p, err := s.payments.Payment(ctx, paymentID)
-	if err != nil || p.Status != flashsale.PaymentPaid {
+	if err != nil || p.Status != flashsale.PaymentPaid ||
+		(p.Reference != "" && p.Reference != r.HoldID) {
 		return notFound
 	}
 	// The hold's quantity went with it; the refund is of the payment.
@@ -273,6 +275,9 @@ func (s *Service) verifyPayment(ctx context.Context, h flashsale.Hold, paymentID
 	if err != nil {
 		return err
 	}
+	if p.Reference != "" && p.Reference != h.HoldID {
+		return paidForOther(paymentID, p.Reference)
+	}
 	if p.Status != flashsale.PaymentPaid {
 		// When the record fails the caller gets the error, not the answer,
 		// so that its retry records the event.
@@ -289,6 +294,11 @@ func (s *Service) verifyPayment(ctx context.Context, h flashsale.Hold, paymentID
 			paymentID, p.AmountMinor, p.Currency, h.AmountMinor, h.Currency)
 	}
 	return nil
+}
+
+func paidForOther(paymentID, reference string) error {
+	return flashsale.Errorf(flashsale.KindPrecondition, flashsale.ReasonPaymentForOther,
+		"payment %s was made for reservation %s", paymentID, reference)
 }
 
 // refuseExpired answers a paid confirm of an expired hold that cannot be

@@ -61,8 +61,20 @@ func (s *shop) reserve(t *testing.T, saleID, productID, user string, qty int32) 
 
 func (s *shop) pay(t *testing.T, amount int32, outcome string) string {
 	t.Helper()
-	res, err := s.payments.CreatePayment(context.Background(), connect.NewRequest(
-		&flashsalev1.CreatePaymentRequest{Amount: amount, Currency: "USD", Outcome: outcome}))
+	return s.createPayment(t, &flashsalev1.CreatePaymentRequest{Amount: amount,
+		Currency: "USD", Outcome: outcome})
+}
+
+// payFor pays for one reservation, naming it as a provider's reference.
+func (s *shop) payFor(t *testing.T, reservationID string, amount int32) string {
+	t.Helper()
+	return s.createPayment(t, &flashsalev1.CreatePaymentRequest{Amount: amount,
+		Currency: "USD", ReservationId: reservationID})
+}
+
+func (s *shop) createPayment(t *testing.T, req *flashsalev1.CreatePaymentRequest) string {
+	t.Helper()
+	res, err := s.payments.CreatePayment(context.Background(), connect.NewRequest(req))
 	if err != nil {
 		t.Fatalf("create payment: %v", err)
 	}
@@ -838,7 +850,7 @@ func TestSweepCountsOrdersRedisLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pay := a.Payments.Create(r.Hold.AmountMinor, "USD", flashsale.PaymentPaid)
+	pay := a.Payments.Create(r.Hold.HoldID, r.Hold.AmountMinor, "USD", flashsale.PaymentPaid)
 	if _, _, err := a.Inventory.BeginConfirmForTest(ctx, sl.ID, r.Hold.HoldID, pay.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -903,4 +915,38 @@ func TestPaymentForALostHoldIsOwedBack(t *testing.T) {
 	other, _ := s.reserve(t, sl.ID, p, "U1", 1)
 	_, err = s.confirm(t, sl.ID, "U1", other.GetReservationId(), paid)
 	wantErr(t, err, connect.CodeAlreadyExists, flashsale.ReasonPaymentUsed)
+}
+
+// A payment made for one reservation buys that one only: a confirm that
+// mistypes the reservation id leaves it alone (no refund owed), another of
+// the shopper's holds refuses it, and the right id still confirms with it.
+func TestPaymentForAReservationBuysOnlyThatOne(t *testing.T) {
+	t.Parallel()
+	s := newShop(t, testenv.Config(t))
+	sl := testenv.Sale(t, s.app, 2, 10)
+	p := sl.Lines[0].ProductID
+	h, err := s.reserve(t, sl.ID, p, "U1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.reserve(t, sl.ID, p, "U1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paid := s.payFor(t, h.GetReservationId(), h.GetAmount())
+
+	typo := []byte(h.GetReservationId())
+	typo[len(typo)-len(p)-2] ^= 1 // the token's last character
+	_, err = s.confirm(t, sl.ID, "U1", string(typo), paid)
+	wantErr(t, err, connect.CodeNotFound, flashsale.ReasonReservationNotFound)
+	_, err = s.confirm(t, sl.ID, "U1", other.GetReservationId(), paid)
+	wantErr(t, err, connect.CodeFailedPrecondition, flashsale.ReasonPaymentForOther)
+	if n := s.refundsOwed(t, paid); n != 0 {
+		t.Fatalf("%d refunds owed for a payment that still buys its hold, want 0", n)
+	}
+
+	res, err := s.confirm(t, sl.ID, "U1", h.GetReservationId(), paid)
+	if err != nil || res.GetStatus() != "CONFIRMED" {
+		t.Fatalf("confirm of the paid reservation: got %v, %v; want CONFIRMED", res, err)
+	}
 }

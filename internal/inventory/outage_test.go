@@ -43,7 +43,7 @@ func TestRedisDownFailsFastAndWritesNothing(t *testing.T) {
 	down := cfg
 	down.RedisURL = "redis://" + unreachable + "/0"
 	bad := brokenApp(t, down, good.Payments)
-	pay := good.Payments.Create(h.Hold.AmountMinor, "USD", flashsale.PaymentPaid)
+	pay := good.Payments.Create(h.Hold.HoldID, h.Hold.AmountMinor, "USD", flashsale.PaymentPaid)
 	calls := map[string]func(ctx context.Context) error{
 		"reserve": func(ctx context.Context) error {
 			_, err := bad.Inventory.Reserve(ctx, inventory.ReserveInput{SaleID: sl.ID,
@@ -89,7 +89,7 @@ func TestDatabaseDownAtConfirmKeepsTheHold(t *testing.T) {
 	down := cfg
 	down.DatabaseURL = "postgres://flashsale:flashsale@" + unreachable + "/flashsale?sslmode=disable"
 	bad := brokenApp(t, down, good.Payments)
-	pay := good.Payments.Create(h.Hold.AmountMinor, "USD", flashsale.PaymentPaid)
+	pay := good.Payments.Create(h.Hold.HoldID, h.Hold.AmountMinor, "USD", flashsale.PaymentPaid)
 	start := time.Now()
 	_, err = bad.Inventory.Confirm(ctx, "U1", sl.ID, h.Hold.HoldID, pay.ID)
 	if flashsale.ErrorKind(err) != flashsale.KindUnavailable || time.Since(start) > 3*time.Second {

@@ -199,7 +199,7 @@ func (w *worker) confirm() error {
 	if h == nil {
 		return nil
 	}
-	pay := w.a.Payments.Create(h.amount, "USD", flashsale.PaymentPaid)
+	pay := w.a.Payments.Create("", h.amount, "USD", flashsale.PaymentPaid)
 	o, err := w.a.Inventory.Confirm(context.Background(), h.user, h.ref.SaleID, h.ref.HoldID, pay.ID)
 	switch reasonOf(err) {
 	case "":

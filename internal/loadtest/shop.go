@@ -187,12 +187,14 @@ func (j *journey) release(ctx context.Context, u shopper,
 	return endReleased
 }
 
-// buy pays the hold's amount to the payment simulator and confirms.
+// buy pays the hold's amount to the payment simulator, naming the hold as a
+// shop names the order at its provider, and confirms.
 func (j *journey) buy(ctx context.Context, u shopper, product int,
 	hold *flashsalev1.ReserveResponse) string {
 	start := time.Now()
 	pay, err := j.c.pay.CreatePayment(ctx, connect.NewRequest(&flashsalev1.CreatePaymentRequest{
-		Amount: hold.GetAmount(), Currency: hold.GetCurrency()}))
+		Amount: hold.GetAmount(), Currency: hold.GetCurrency(),
+		ReservationId: hold.GetReservationId()}))
 	j.rec.Record(OpPay, start, err)
 	if err != nil {
 		return ReasonOf(err)

@@ -27,13 +27,20 @@ func NewSimulator() *Simulator {
 	return &Simulator{payments: map[string]flashsale.Payment{}}
 }
 
-// Create records a payment and returns it with a fresh id.
-func (s *Simulator) Create(amountMinor int64, currency string, status flashsale.PaymentStatus) flashsale.Payment {
+// Create records a payment for the reservation named by reference, empty
+// when the client named none, and returns it with a fresh id.
+func (s *Simulator) Create(
+	reference string,
+	amountMinor int64,
+	currency string,
+	status flashsale.PaymentStatus,
+) flashsale.Payment {
 	p := flashsale.Payment{
 		ID:          "pay_" + ulid.MustNew(ulid.Now(), rand.Reader).String(),
 		AmountMinor: amountMinor,
 		Currency:    currency,
 		Status:      status,
+		Reference:   reference,
 	}
 	s.mu.Lock()
 	s.payments[p.ID] = p

@@ -47,7 +47,8 @@ func TestSeedCheckoutOverRESTAndConnect(t *testing.T) {
 		}
 		hold := res["reservationId"].(string)
 
-		code, pay := s.call(t, "POST", "/api/payments", "", `{"amount":600,"currency":"USD"}`, false)
+		code, pay := s.call(t, "POST", "/api/payments", "", fmt.Sprintf(
+			`{"amount":600,"currency":"USD","reservationId":%q}`, hold), false)
 		if code != 200 {
 			t.Fatalf("payment: got %d %v", code, pay)
 		}

@@ -515,3 +515,14 @@ func TestProductNameRefusesControlCharacters(t *testing.T) {
 		t.Fatalf("accented name: got %d %v, want 200", r.status, r.body)
 	}
 }
+
+// The reservation a payment names is checked like every id in a request.
+func TestPaymentReservationIDIsValidated(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	for _, id := range []string{"r 1", strings.Repeat("r", 65)} {
+		r := send(t, s.request(t, "POST", "/api/payments", "", strings.NewReader(
+			`{"amount":600,"currency":"USD","reservationId":"`+id+`"}`)))
+		wantInvalid(t, r, "reservationId")
+	}
+}

@@ -23,7 +23,7 @@ func (s *paymentServer) CreatePayment(
 	if req.Msg.GetOutcome() == string(flashsale.PaymentDeclined) {
 		status = flashsale.PaymentDeclined
 	}
-	p := s.sim.Create(int64(req.Msg.GetAmount()), req.Msg.GetCurrency(), status)
+	p := s.sim.Create(req.Msg.GetReservationId(), int64(req.Msg.GetAmount()), req.Msg.GetCurrency(), status)
 	return connect.NewResponse(&flashsalev1.CreatePaymentResponse{
 		PaymentId: p.ID, Status: string(p.Status),
 	}), nil

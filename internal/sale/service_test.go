@@ -116,7 +116,7 @@ func TestEnsureLoadedRestoresAnEmptiedRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pay := a.Payments.Create(h.Hold.AmountMinor, "USD", flashsale.PaymentPaid)
+	pay := a.Payments.Create(h.Hold.HoldID, h.Hold.AmountMinor, "USD", flashsale.PaymentPaid)
 	if _, err := a.Inventory.Confirm(ctx, "U1", s.ID, h.Hold.HoldID, pay.ID); err != nil {
 		t.Fatal(err)
 	}

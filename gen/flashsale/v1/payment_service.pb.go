@@ -31,7 +31,12 @@ type CreatePaymentRequest struct {
 	// ISO 4217 code, e.g. USD.
 	Currency string `protobuf:"bytes,2,opt,name=currency,proto3" json:"currency,omitempty"`
 	// PAID (default when empty) or DECLINED.
-	Outcome       string `protobuf:"bytes,3,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Outcome string `protobuf:"bytes,3,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// The reservation the payment is for, as a real provider keeps the
+	// merchant's reference. Optional. When set, the payment confirms that
+	// reservation only, and a confirm that names a reservation the server does
+	// not know (a typo) leaves the payment alone instead of refunding it.
+	ReservationId string `protobuf:"bytes,4,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -83,6 +88,13 @@ func (x *CreatePaymentRequest) GetCurrency() string {
 func (x *CreatePaymentRequest) GetOutcome() string {
 	if x != nil {
 		return x.Outcome
+	}
+	return ""
+}
+
+func (x *CreatePaymentRequest) GetReservationId() string {
+	if x != nil {
+		return x.ReservationId
 	}
 	return ""
 }
@@ -145,12 +157,13 @@ var File_flashsale_v1_payment_service_proto protoreflect.FileDescriptor
 
 const file_flashsale_v1_payment_service_proto_rawDesc = "" +
 	"\n" +
-	"\"flashsale/v1/payment_service.proto\x12\fflashsale.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\"\x99\x01\n" +
+	"\"flashsale/v1/payment_service.proto\x12\fflashsale.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\"\xdb\x01\n" +
 	"\x14CreatePaymentRequest\x12\x1f\n" +
 	"\x06amount\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02 \x00R\x06amount\x12-\n" +
 	"\bcurrency\x18\x02 \x01(\tB\x11\xbaH\x0er\f2\n" +
 	"^[A-Z]{3}$R\bcurrency\x121\n" +
-	"\aoutcome\x18\x03 \x01(\tB\x17\xbaH\x14r\x12R\x00R\x04PAIDR\bDECLINEDR\aoutcome\"N\n" +
+	"\aoutcome\x18\x03 \x01(\tB\x17\xbaH\x14r\x12R\x00R\x04PAIDR\bDECLINEDR\aoutcome\x12@\n" +
+	"\x0ereservation_id\x18\x04 \x01(\tB\x19\xbaH\x16r\x14\x18@2\x10^[A-Za-z0-9_-]*$R\rreservationId\"N\n" +
 	"\x15CreatePaymentResponse\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x16\n" +

@@ -47,7 +47,7 @@ func TestFullSaleReachesEveryConsumer(t *testing.T) {
 	}
 	pay := func(h flashsale.Hold, status flashsale.PaymentStatus) error {
 		t.Helper()
-		p := e.a.Payments.Create(h.AmountMinor, h.Currency, status)
+		p := e.a.Payments.Create(h.HoldID, h.AmountMinor, h.Currency, status)
 		_, err := inv.Confirm(ctx, h.UserID, s.ID, h.HoldID, p.ID)
 		return err
 	}
