@@ -220,7 +220,7 @@ up_postgres() {
       -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c full_page_writes=off -c max_connections=200" \
       start 9>&- || { tail -n 20 "$dir/postgres.log" >&2; die "postgres: start failed; see $dir/postgres.log"; }
   fi
-  wait_until 30 pg_ready "$PG_PORT" || die "postgres: not ready on 127.0.0.1:$PG_PORT; see $dir/postgres.log"
+  wait_until 30 pg_ready "$PG_PORT" -U postgres || die "postgres: not ready on 127.0.0.1:$PG_PORT; see $dir/postgres.log"
 
   # Role and databases, created only when absent (\gexec runs each generated
   # statement; none are generated on a re-run).
