@@ -160,6 +160,11 @@ type Holds interface {
 	// Reserve reclaims the product's expired holds, then checks the sale and
 	// the limits and takes the units, all against the store's own clock.
 	Reserve(ctx context.Context, in ReserveInput) (ReserveOutcome, error)
+	// RateLimited records a reserve that the rate limiter refused as a
+	// rejected event (reason rate_limited), at most one per shopper and
+	// product per window, and none for a product the store does not have.
+	// It reports whether it recorded one.
+	RateLimited(ctx context.Context, ref HoldRef, userID string, qty int, window time.Duration) (bool, error)
 	// Hold reads a hold; KindNotFound when there is none.
 	Hold(ctx context.Context, ref HoldRef) (Hold, error)
 	// BeginConfirm moves a hold to CONFIRMING with paymentID until

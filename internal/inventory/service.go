@@ -89,6 +89,9 @@ type Reservation struct {
 // Reserve holds units for a user until a fixed deadline.
 func (s *Service) Reserve(ctx context.Context, in ReserveInput) (Reservation, error) {
 	if err := s.ration(ctx, "reserve", in.UserID); err != nil {
+		if flashsale.ErrorReason(err) == flashsale.ReasonRateLimited {
+			s.recordRateLimited(ctx, in)
+		}
 		return Reservation{}, err
 	}
 	out, err := s.holds.Reserve(ctx, flashsale.ReserveInput{
@@ -113,6 +116,22 @@ func (s *Service) Reserve(ctx context.Context, in ReserveInput) (Reservation, er
 		}
 	}
 	return Reservation{Hold: out.Hold, Remaining: out.Remaining}, nil
+}
+
+// rateLimitedWindow is the least time between two rate_limited events of
+// one shopper and product: the report counts refused bursts, and a client
+// that ignores its retry delay cannot turn each call into an event.
+const rateLimitedWindow = time.Second
+
+// recordRateLimited makes a reserve that the limiter refused a rejected
+// event, so the report counts it with the other refusals. It is best effort:
+// the shopper's answer is the rate limit whatever happens here.
+func (s *Service) recordRateLimited(ctx context.Context, in ReserveInput) {
+	ref := flashsale.HoldRef{SaleID: in.SaleID, ProductID: in.ProductID}
+	if _, err := s.holds.RateLimited(ctx, ref, in.UserID, in.Qty, rateLimitedWindow); err != nil {
+		s.log.WarnContext(ctx, "rate-limited reserve not recorded", "sale_id", in.SaleID,
+			"product_id", in.ProductID, "err", err.Error())
+	}
 }
 
 // replayError decides what a retried reserve answers. The same request gets

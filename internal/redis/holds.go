@@ -39,6 +39,8 @@ var (
 	undoConfirmLua string
 	//go:embed lua/catch_up.lua
 	catchUpLua string
+	//go:embed lua/rate_limited.lua
+	rateLimitedLua string
 )
 
 // Each script is the shared library followed by one body, joined once here so
@@ -55,6 +57,7 @@ var (
 	retireScript        = holdScript(retireLua)
 	undoConfirmScript   = holdScript(undoConfirmLua)
 	catchUpScript       = holdScript(catchUpLua)
+	rateLimitedScript   = holdScript(rateLimitedLua)
 )
 
 func holdScript(body string) *redis.Script {
@@ -125,6 +128,28 @@ func (s *HoldStore) Reserve(
 	return flashsale.ReserveOutcome{
 		Result: result, Hold: r.hold, Remaining: r.remaining, Limit: r.limit,
 	}, nil
+}
+
+// RateLimited records a reserve that the rate limiter refused, as a
+// rejected event of the product with reason rate_limited, at most once per
+// shopper and product per window, and only for a loaded sale product.
+func (s *HoldStore) RateLimited(
+	ctx context.Context,
+	ref flashsale.HoldRef,
+	userID string,
+	qty int,
+	window time.Duration,
+) (bool, error) {
+	v, err := s.run(ctx, "record rate limit", rateLimitedScript, ref,
+		userID, qty, window.Milliseconds())
+	if err != nil {
+		return false, err
+	}
+	n, ok := v.(int64)
+	if !ok {
+		return false, fmt.Errorf("record rate limit: unexpected reply %v", v)
+	}
+	return n == 1, nil
 }
 
 // Hold reads one hold.

@@ -1051,3 +1051,46 @@ func BenchmarkSweep(b *testing.B) {
 		b.ReportMetric(float64(b.N*len(refs))/b.Elapsed().Seconds(), "products/s")
 	})
 }
+
+// A reserve refused by the rate limiter becomes one rejected event per
+// shopper, product and window, with the amount it would have cost, and
+// nothing at all for a product that is not loaded.
+func TestRateLimitedIsOneEventPerWindow(t *testing.T) {
+	eachTarget(t, func(t *testing.T, tg target) {
+		s := NewHoldStore(tg.c)
+		ctx := t.Context()
+		ref := loadSale(t, tg.c, saleSpec{stock: 5, limit: 2, price: 1250})
+		record := func(user string, window time.Duration) bool {
+			t.Helper()
+			ok, err := s.RateLimited(ctx, ref, user, 2, window)
+			if err != nil {
+				t.Fatalf("rate limited: %v", err)
+			}
+			return ok
+		}
+		if !record("u1", time.Minute) || record("u1", time.Minute) || !record("u2", time.Minute) {
+			t.Fatal("want one event per shopper within the window")
+		}
+		time.Sleep(5 * time.Millisecond)
+		if !record("u1", time.Millisecond) {
+			t.Fatal("want another event once the window has passed")
+		}
+		var got []string
+		for _, e := range readEvents(t, tg.c, ref) {
+			got = append(got, e["type"]+"/"+e["reason"]+"/"+e["user"]+"/"+e["amount"])
+		}
+		want := []string{"rejected/rate_limited/u1/2500", "rejected/rate_limited/u2/2500",
+			"rejected/rate_limited/u1/2500"}
+		if !slices.Equal(got, want) {
+			t.Errorf("events: got %v, want %v", got, want)
+		}
+
+		missing := flashsale.HoldRef{SaleID: ref.SaleID, ProductID: "nosuch"}
+		if ok, err := s.RateLimited(ctx, missing, "u1", 1, time.Minute); ok || err != nil {
+			t.Errorf("missing product: got %v, %v; want no event", ok, err)
+		}
+		if n := tg.c.Exists(ctx, keysFor(missing.SaleID, missing.ProductID).events).Val(); n != 0 {
+			t.Errorf("missing product: its stream exists")
+		}
+	})
+}

@@ -80,6 +80,19 @@ func TestFullSaleReachesEveryConsumer(t *testing.T) {
 	if flashsale.ErrorReason(err) != flashsale.ReasonSoldOut {
 		t.Fatalf("reserve on sold out: got %v, want %s", err, flashsale.ReasonSoldOut)
 	}
+	// u9 goes through a server whose rate limiter allows a burst of two:
+	// two more sold-out refusals, then a rate-limited one.
+	limitedCfg := e.cfg
+	limitedCfg.RateLimitPerSecond, limitedCfg.RateLimitBurst = 1, 2
+	limited := testenv.App(t, limitedCfg).Inventory
+	for _, want := range []flashsale.Reason{flashsale.ReasonSoldOut, flashsale.ReasonSoldOut,
+		flashsale.ReasonRateLimited} {
+		_, err := limited.Reserve(ctx, inventory.ReserveInput{SaleID: s.ID,
+			ProductID: p1.ProductID, UserID: "u9", Qty: 1})
+		if flashsale.ErrorReason(err) != want {
+			t.Fatalf("reserve of u9: got %v, want %s", err, want)
+		}
+	}
 	mustPay(reserve("u8", p2, 1))
 	if err := pay(late, flashsale.PaymentPaid); flashsale.ErrorReason(err) !=
 		flashsale.ReasonReservationExpired {
@@ -94,14 +107,14 @@ func TestFullSaleReachesEveryConsumer(t *testing.T) {
 
 	// What the sources hold now is what must arrive, each once.
 	want := pendingIDs(t, e, s)
-	mustEqual(t, "pending events", len(want), 21)
+	mustEqual(t, "pending events", len(want), 24)
 
 	relay := e.relay(s.ID, e.publisher())
 	stopRelay := background(t, func(ctx context.Context) { _ = relay.Run(ctx) })
 	poller := kinesis.NewPoller(e.kin, e.stream, e.handlers, kinesis.PollerConfig{
 		Interval: 20 * time.Millisecond}, testenv.Logger(t))
 	stopPoller := background(t, func(ctx context.Context) { _ = poller.Run(ctx) })
-	waitFor(t, 30*time.Second, "21 events in the event log", func() bool {
+	waitFor(t, 30*time.Second, "24 events in the event log", func() bool {
 		logged, err := e.eventLog.SaleEvents(ctx, s.ID)
 		return err == nil && len(logged) >= len(want)
 	})
@@ -135,7 +148,7 @@ func TestFullSaleReachesEveryConsumer(t *testing.T) {
 	}
 	mustEqual(t, "logged events", len(logged), len(want))
 	wantTypes := map[string]int{"sale_created": 1, "sale_paused": 1, "sale_resumed": 1,
-		"sale_ended": 1, "reserved": 7, "released": 1, "expired": 2, "rejected": 1,
+		"sale_ended": 1, "reserved": 7, "released": 1, "expired": 2, "rejected": 4,
 		"confirmed": 4, "payment_declined": 1, "refund_required": 1}
 	gotTypes := countTypes(logged)
 	for typ, n := range wantTypes {
@@ -210,7 +223,8 @@ func checkReport(t *testing.T, e *env, s *flashsale.Sale) {
 		{"p1 confirms", int64(p1.Confirms), 2},
 		{"p1 releases", int64(p1.Releases), 1},
 		{"p1 expiries", int64(p1.Expiries), 1},
-		{"p1 sold out rejections", int64(p1.Rejections["sold_out"]), 1},
+		{"p1 sold out rejections", int64(p1.Rejections["sold_out"]), 3},
+		{"p1 rate-limited rejections", int64(p1.Rejections["rate_limited"]), 1},
 		{"p2 units sold", int64(p2.UnitsSold), 2},
 		{"p2 revenue", p2.RevenueMinor, 2 * price2},
 		{"p2 orders revenue", p2.Orders.RevenueMinor, 2 * price2},
