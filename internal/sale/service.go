@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/flashsale/flashsale/internal/flashsale"
 )
 
@@ -21,6 +23,19 @@ import (
 // second list the same few sales. Holds are unaffected: the reserve script
 // checks each sale's state in Redis itself.
 const listTTL = 250 * time.Millisecond
+
+// stockTTL bounds how stale the availability that browsing shows may be,
+// well inside the design's "about a second". At the spike thousands of
+// shoppers poll the same sale; within stockTTL one Redis read serves all
+// of this process's polls of it.
+const stockTTL = 100 * time.Millisecond
+
+// stockCopy is one sale's availability as read at a moment. Its map is
+// shared by every browse that gets it, so nobody writes to it.
+type stockCopy struct {
+	units map[string]int
+	at    time.Time
+}
 
 // Service runs sales.
 type Service struct {
@@ -33,6 +48,10 @@ type Service struct {
 	mu     sync.Mutex
 	list   []*flashsale.Sale // every cached sale, as of listAt
 	listAt time.Time
+
+	stockMu sync.Mutex
+	stocks  map[string]stockCopy // by sale id
+	reads   singleflight.Group   // one Redis read per sale at a time
 }
 
 // NewService wires a service.
@@ -42,7 +61,8 @@ func NewService(
 	cache flashsale.SaleCache,
 	log *slog.Logger,
 ) *Service {
-	return &Service{catalog: catalog, store: store, cache: cache, log: log, now: time.Now}
+	return &Service{catalog: catalog, store: store, cache: cache, log: log, now: time.Now,
+		stocks: map[string]stockCopy{}}
 }
 
 // UpsertProducts writes catalog products.
@@ -283,7 +303,9 @@ func (s *Service) Cached(ctx context.Context) ([]*flashsale.Sale, error) {
 
 // Browse returns a sale and its live availability, all from Redis. The
 // sale comes from this process's copy of the list when that knows it (as
-// fresh as Active's), so a shopper's poll costs one round trip: the stock.
+// fresh as Active's), and the availability from a read at most stockTTL old,
+// so a poll costs at most one round trip and usually none. The map returned
+// is shared: read it, never write it.
 func (s *Service) Browse(ctx context.Context, id string) (*flashsale.Sale, map[string]int, time.Time, error) {
 	sale, err := s.listedSale(ctx, id)
 	if sale == nil && err == nil {
@@ -300,8 +322,40 @@ func (s *Service) Browse(ctx context.Context, id string) (*flashsale.Sale, map[s
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
-	avail, err := s.cache.Available(ctx, sale)
+	avail, err := s.available(ctx, sale)
 	return sale, avail, s.now(), err
+}
+
+// available returns the sale's availability from a read at most stockTTL
+// old. Concurrent misses share one read, which outlives a caller that gives
+// up (the Redis client's own timeouts bound it).
+func (s *Service) available(ctx context.Context, sale *flashsale.Sale) (map[string]int, error) {
+	s.stockMu.Lock()
+	c, ok := s.stocks[sale.ID]
+	s.stockMu.Unlock()
+	if ok && time.Since(c.at) < stockTTL {
+		return c.units, nil
+	}
+	v, err, _ := s.reads.Do(sale.ID, func() (any, error) {
+		at := time.Now()
+		units, err := s.cache.Available(context.WithoutCancel(ctx), sale)
+		if err != nil {
+			return nil, err
+		}
+		s.stockMu.Lock()
+		defer s.stockMu.Unlock()
+		for id, old := range s.stocks {
+			if time.Since(old.at) >= stockTTL {
+				delete(s.stocks, id) // sales nobody polls any more
+			}
+		}
+		s.stocks[sale.ID] = stockCopy{units: units, at: at}
+		return units, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[string]int), nil
 }
 
 // Retention is how long Redis keeps a sale after its scheduled end (also

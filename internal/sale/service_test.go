@@ -324,3 +324,29 @@ func TestReloadCountsAConfirmInFlight(t *testing.T) {
 		t.Fatalf("after the reload: stock %d, U1 has %d; want 9 and 1", stock, units)
 	}
 }
+
+// Browsing shows a stock change within the 100 ms that a process may keep
+// a sale's availability, and concurrent polls all see it.
+func TestBrowseShowsAChangeWithinItsStaleness(t *testing.T) {
+	t.Parallel()
+	a := testenv.App(t, testenv.Config(t))
+	ctx := context.Background()
+	s := testenv.Sale(t, a, 2, 10)
+	p := s.Lines[0].ProductID
+	if _, avail, _, err := a.Sales.Browse(ctx, s.ID); err != nil || avail[p] != 10 {
+		t.Fatalf("browse: got %v %v, want 10 available", avail, err)
+	}
+	if err := a.Redis.DecrBy(ctx, "fs:{"+s.ID+":"+p+"}:stock", 3).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, avail, _, err := a.Sales.Browse(ctx, s.ID); err != nil || avail[p] != 7 {
+				t.Errorf("browse 150 ms after the change: got %v %v, want 7 available", avail, err)
+			}
+		})
+	}
+	wg.Wait()
+}
