@@ -316,6 +316,12 @@ func TestQueryParametersAreRefused(t *testing.T) {
 		{"status and another", "GET", "/api/admin/flash-sales?status=ACTIVE&foo=1", s.admin, "",
 			"foo"},
 		{"bad escape", "GET", "/api/flash-sale/active?a=%zz", "", "", "query"},
+		{"sale id in the body", "POST", "/api/flash-sale/" + id + "/reserve", shopper,
+			`{"saleId":"T1","productId":"` + s.p1 + `","quantity":1}`, "saleId"},
+		{"proto-named sale id in the body", "POST", "/api/flash-sale/" + id + "/reserve", shopper,
+			`{"sale_id":"T1","productId":"` + s.p1 + `","quantity":1}`, "sale_id"},
+		{"sale id in an admin body", "POST", "/api/admin/flash-sale/" + id + "/pause", s.admin,
+			`{"saleId":"T1"}`, "saleId"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -332,6 +338,12 @@ func TestQueryParametersAreRefused(t *testing.T) {
 	r := send(t, s.request(t, "GET", "/api/flash-sale/"+id+"/products", "", nil))
 	if got := productsOf(t, r.body)[s.p1]["availableQty"]; got != 10.0 {
 		t.Errorf("after refused reserves: availableQty %v, want 10", got)
+	}
+	// The same sale in the body and the path is fine.
+	r = send(t, s.request(t, "POST", "/api/flash-sale/"+id+"/reserve", shopper,
+		strings.NewReader(`{"saleId":"`+id+`","productId":"`+s.p1+`","quantity":1}`)))
+	if r.status != 200 || r.body["status"] != "RESERVED" {
+		t.Errorf("reserve naming the path's sale in the body: got %d %v", r.status, r.body)
 	}
 
 	t.Run("status filter", func(t *testing.T) {
