@@ -40,17 +40,21 @@ func (s *SaleCache) Load(ctx context.Context, sales ...*flashsale.Sale) error {
 	for _, sale := range sales {
 		for _, l := range sale.Lines {
 			k := keysFor(sale.ID, l.ProductID)
-			p.HSet(ctx, k.meta, metaFields(sale, l)...)
-			p.HSetNX(ctx, k.meta, "held", 0)
-			p.HSetNX(ctx, k.meta, "discarded", 0)
-			p.HSetNX(ctx, k.meta, "sold", l.SoldQty)
-			p.SetNX(ctx, k.stock, l.TotalQty-l.SoldQty, 0)
+			// Stock goes last: the scripts answer "not loaded" while it is
+			// missing, so no hold is taken on a product whose shoppers'
+			// counts are still on their way (a reserve in between would
+			// start a count that the write-if-missing below then keeps).
 			for user, units := range l.Bought {
 				p.HSetNX(ctx, k.users, user, units)
 				if err := flush(loadBatch); err != nil {
 					return cacheDown(err)
 				}
 			}
+			p.HSet(ctx, k.meta, metaFields(sale, l)...)
+			p.HSetNX(ctx, k.meta, "held", 0)
+			p.HSetNX(ctx, k.meta, "discarded", 0)
+			p.HSetNX(ctx, k.meta, "sold", l.SoldQty)
+			p.SetNX(ctx, k.stock, l.TotalQty-l.SoldQty, 0)
 		}
 		if err := s.writeDoc(ctx, p, sale); err != nil {
 			return err
