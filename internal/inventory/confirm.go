@@ -28,16 +28,7 @@ func (s *Service) Confirm(ctx context.Context, userID, saleID, holdID, paymentID
 	}
 	h, err := s.owned(ctx, r, userID)
 	if flashsale.ErrorKind(err) == flashsale.KindNotFound {
-		// Redis may have lost a hold whose order had committed: a retry
-		// still gets its order.
-		o, found, oerr := s.lostHoldOrder(ctx, r, userID)
-		switch {
-		case oerr != nil:
-			return flashsale.Order{}, oerr
-		case found:
-			return s.existingOrder(ctx, holdOf(o), paymentID)
-		}
-		return flashsale.Order{}, s.refuseLost(ctx, r, userID, paymentID, err)
+		return s.confirmLost(ctx, r, userID, paymentID, err)
 	}
 	if err != nil {
 		return flashsale.Order{}, err
@@ -76,7 +67,22 @@ func (s *Service) Confirm(ctx context.Context, userID, saleID, holdID, paymentID
 			return flashsale.Order{}, s.refuseExpired(ctx, h, paymentID)
 		}
 	}
-	return s.place(ctx, r, paymentID)
+	return s.place(ctx, r, userID, paymentID)
+}
+
+// confirmLost answers a confirm of a hold that Redis does not have. Redis
+// may have lost a hold whose order had committed: a retry still gets its
+// order. Otherwise the confirm is refused as not found, and a payment that
+// went through for it is owed back.
+func (s *Service) confirmLost(ctx context.Context, r flashsale.HoldRef, userID, paymentID string, notFound error) (flashsale.Order, error) {
+	o, found, err := s.lostHoldOrder(ctx, r, userID)
+	switch {
+	case err != nil:
+		return flashsale.Order{}, err
+	case found:
+		return s.existingOrder(ctx, holdOf(o), paymentID)
+	}
+	return flashsale.Order{}, s.refuseLost(ctx, r, userID, paymentID, notFound)
 }
 
 func beingRefunded(holdID, paymentID string) error {
@@ -128,8 +134,19 @@ func holdOf(o flashsale.Order) flashsale.Hold {
 }
 
 // place runs the Redis and PostgreSQL steps of a confirm.
-func (s *Service) place(ctx context.Context, r flashsale.HoldRef, paymentID string) (flashsale.Order, error) {
+func (s *Service) place(ctx context.Context, r flashsale.HoldRef, userID, paymentID string) (flashsale.Order, error) {
+	if s.beforeBegin != nil {
+		s.beforeBegin(r)
+	}
 	result, h, err := s.holds.BeginConfirm(ctx, r, paymentID, s.cfg.Grace)
+	if flashsale.ErrorKind(err) == flashsale.KindNotFound {
+		// Redis lost the hold since it was read: while it reloads the
+		// answer is unavailable, as it is for a hold it never had.
+		if rerr := s.reloading(ctx); rerr != nil {
+			return flashsale.Order{}, rerr
+		}
+		return s.confirmLost(ctx, r, userID, paymentID, err)
+	}
 	if err != nil {
 		return flashsale.Order{}, err
 	}

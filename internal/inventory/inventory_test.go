@@ -950,3 +950,39 @@ func TestPaymentForAReservationBuysOnlyThatOne(t *testing.T) {
 		t.Fatalf("confirm of the paid reservation: got %v, %v; want CONFIRMED", res, err)
 	}
 }
+
+// Redis losing its data between a confirm's checks and its Redis step gives
+// the answer of a hold Redis never had: unavailable while it reloads, then
+// not found with the payment owed back, never a bare not found that owes
+// nothing.
+func TestConfirmRacingALossOfRedis(t *testing.T) {
+	t.Parallel()
+	// Database 6: the test empties it, like a Redis that lost its data.
+	s := newShop(t, testenv.OwnRedisDB(t, testenv.Config(t), 6))
+	sl := testenv.Sale(t, s.app, 2, 10)
+	h, err := s.reserve(t, sl.ID, sl.Lines[0].ProductID, "U1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paid := s.payFor(t, h.GetReservationId(), h.GetAmount())
+	inventory.SetBeforeBegin(s.app.Inventory, func(flashsale.HoldRef) {
+		if err := s.app.Redis.FlushDB(context.Background()).Err(); err != nil {
+			t.Error(err)
+		}
+	})
+	_, err = s.confirm(t, sl.ID, "U1", h.GetReservationId(), paid)
+	wantErr(t, err, connect.CodeUnavailable, flashsale.ReasonUnavailable)
+	if n := s.refundsOwed(t, paid); n != 0 {
+		t.Fatalf("%d refunds owed while Redis reloads, want 0 until it knows", n)
+	}
+
+	inventory.SetBeforeBegin(s.app.Inventory, nil)
+	if _, err := s.app.Sales.EnsureLoaded(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.confirm(t, sl.ID, "U1", h.GetReservationId(), paid)
+	wantErr(t, err, connect.CodeNotFound, flashsale.ReasonReservationNotFound)
+	if n := s.refundsOwed(t, paid); n != 1 {
+		t.Fatalf("%d refunds owed for the paid, lost hold, want 1", n)
+	}
+}

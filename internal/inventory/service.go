@@ -41,6 +41,9 @@ type Service struct {
 	// afterOrder runs between the order commit and the Redis mark; tests
 	// set it to inject a crash there.
 	afterOrder func(flashsale.HoldRef) error
+	// beforeBegin runs between a confirm's checks and its Redis step;
+	// tests set it to lose Redis's data there.
+	beforeBegin func(flashsale.HoldRef)
 
 	guardRefusals atomic.Int64
 }
@@ -258,6 +261,12 @@ func (s *Service) Release(ctx context.Context, userID, saleID, holdID string) er
 		return err
 	}
 	was, _, err := s.holds.Release(ctx, r)
+	if flashsale.ErrorKind(err) == flashsale.KindNotFound {
+		// Redis lost the hold since it was read.
+		if rerr := s.reloading(ctx); rerr != nil {
+			return rerr
+		}
+	}
 	if err != nil {
 		return err
 	}
