@@ -2,6 +2,7 @@ package flashsale
 
 import (
 	"context"
+	"hash/fnv"
 	"strings"
 	"time"
 )
@@ -49,24 +50,53 @@ type Hold struct {
 
 const holdPrefix = "r_"
 
-// NewHoldID builds a reservation id from a unique, unguessable token (a ULID)
-// and the product id, so that the hold's keys can be found from the id and
-// the sale alone: r_<token>_<productID>.
-func NewHoldID(token, productID string) string {
-	return holdPrefix + token + "_" + productID
+// Reservation ids carry a token of tokenLen characters (a ULID) and a
+// saleTagLen-character tag of their sale.
+const (
+	tokenLen   = 26
+	saleTagLen = 4
+)
+
+// NewHoldID builds a reservation id from a unique, unguessable token (a
+// ULID), a tag of the sale and the product id: r_<token><tag>_<productID>.
+// The product lets the hold's keys be found from the id and the sale; the
+// tag tells a reservation named with the wrong sale from one that Redis
+// lost, so a confirm sent to the wrong sale never owes its payment back.
+func NewHoldID(token, saleID, productID string) string {
+	return holdPrefix + token + saleTag(saleID) + "_" + productID
 }
 
-// ParseHoldID returns the product id inside a reservation id.
-func ParseHoldID(id string) (productID string, ok bool) {
+// ParseHoldID returns the product id inside a reservation id of the sale;
+// false when the id is malformed or its tag names another sale. An id
+// without a tag (a token of another length) is read without that check.
+func ParseHoldID(id, saleID string) (productID string, ok bool) {
 	rest, ok := strings.CutPrefix(id, holdPrefix)
 	if !ok {
 		return "", false
 	}
-	_, productID, ok = strings.Cut(rest, "_")
+	token, productID, ok := strings.Cut(rest, "_")
 	if !ok || !IDPattern.MatchString(productID) {
 		return "", false
 	}
+	if len(token) == tokenLen+saleTagLen && token[tokenLen:] != saleTag(saleID) {
+		return "", false
+	}
 	return productID, true
+}
+
+// saleTag is a 20-bit checksum of a sale id (FNV-1a) in the ULID alphabet:
+// not a secret, only a check that a reservation id was minted for the sale.
+func saleTag(saleID string) string {
+	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(saleID))
+	n := h.Sum32()
+	tag := make([]byte, saleTagLen)
+	for i := range tag {
+		tag[i] = alphabet[n&31]
+		n >>= 5
+	}
+	return string(tag)
 }
 
 // ReserveInput is one reserve attempt as the hold store sees it.

@@ -54,12 +54,20 @@ func TestStatus(t *testing.T) {
 
 func TestHoldIDRoundTrip(t *testing.T) {
 	t.Parallel()
-	id := NewHoldID("01J0000000000000000000000", "P_101-x")
-	if p, ok := ParseHoldID(id); !ok || p != "P_101-x" {
+	id := NewHoldID("01J00000000000000000000000", "FS1001", "P_101-x")
+	if p, ok := ParseHoldID(id, "FS1001"); !ok || p != "P_101-x" {
 		t.Fatalf("ParseHoldID(%q) = %q %v, want P_101-x", id, p, ok)
 	}
+	// The id of another sale's reservation is none of this sale's.
+	if p, ok := ParseHoldID(id, "FS1002"); ok {
+		t.Errorf("ParseHoldID(%q, FS1002) = %q, want not ok", id, p)
+	}
+	// Ids without the sale's tag are read as before.
+	if p, ok := ParseHoldID("r_01J00000000000000000000000_P1", "FS1002"); !ok || p != "P1" {
+		t.Errorf("untagged id: got %q %v, want P1", p, ok)
+	}
 	for _, bad := range []string{"", "R78901", "r_", "r_token", "r_token_", "r_token_bad id"} {
-		if p, ok := ParseHoldID(bad); ok {
+		if p, ok := ParseHoldID(bad, "FS1001"); ok {
 			t.Errorf("ParseHoldID(%q) = %q, want not ok", bad, p)
 		}
 	}

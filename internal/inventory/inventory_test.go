@@ -898,11 +898,18 @@ func TestPaymentForALostHoldIsOwedBack(t *testing.T) {
 	p := sl.Lines[0].ProductID
 	ctx := context.Background()
 	h, _ := s.reserve(t, sl.ID, p, "U1", 1)
+	// Sent to another sale, the paid confirm of the live hold owes nothing.
+	wrongSale := s.pay(t, 600, "")
+	_, err := s.confirm(t, testenv.Sale(t, s.app, 2, 10).ID, "U1", h.GetReservationId(), wrongSale)
+	wantErr(t, err, connect.CodeNotFound, flashsale.ReasonReservationNotFound)
+	if n := s.refundsOwed(t, wrongSale); n != 0 {
+		t.Fatalf("%d refunds owed after a confirm sent to the wrong sale, want 0", n)
+	}
 	if err := s.app.Redis.Del(ctx, "fs:{"+sl.ID+":"+p+"}:res").Err(); err != nil {
 		t.Fatal(err)
 	}
 	declined := s.pay(t, 600, "DECLINED")
-	_, err := s.confirm(t, sl.ID, "U1", h.GetReservationId(), declined)
+	_, err = s.confirm(t, sl.ID, "U1", h.GetReservationId(), declined)
 	wantErr(t, err, connect.CodeNotFound, flashsale.ReasonReservationNotFound)
 	paid := s.pay(t, 600, "")
 	for range 2 {
@@ -941,6 +948,10 @@ func TestPaymentForAReservationBuysOnlyThatOne(t *testing.T) {
 	wantErr(t, err, connect.CodeNotFound, flashsale.ReasonReservationNotFound)
 	_, err = s.confirm(t, sl.ID, "U1", other.GetReservationId(), paid)
 	wantErr(t, err, connect.CodeFailedPrecondition, flashsale.ReasonPaymentForOther)
+	// The right reservation sent to another sale is none of that sale's.
+	elsewhere := testenv.Sale(t, s.app, 2, 10)
+	_, err = s.confirm(t, elsewhere.ID, "U1", h.GetReservationId(), paid)
+	wantErr(t, err, connect.CodeNotFound, flashsale.ReasonReservationNotFound)
 	if n := s.refundsOwed(t, paid); n != 0 {
 		t.Fatalf("%d refunds owed for a payment that still buys its hold, want 0", n)
 	}

@@ -99,7 +99,8 @@ func (s *Service) Reserve(ctx context.Context, in ReserveInput) (Reservation, er
 	}
 	out, err := s.holds.Reserve(ctx, flashsale.ReserveInput{
 		HoldRef: flashsale.HoldRef{SaleID: in.SaleID, ProductID: in.ProductID,
-			HoldID: flashsale.NewHoldID(ulid.MustNew(ulid.Now(), rand.Reader).String(), in.ProductID)},
+			HoldID: flashsale.NewHoldID(ulid.MustNew(ulid.Now(), rand.Reader).String(), in.SaleID,
+				in.ProductID)},
 		UserID: in.UserID, Qty: in.Qty, TTL: s.cfg.TTL, IdempotencyKey: in.IdempotencyKey,
 	})
 	if err != nil {
@@ -208,7 +209,7 @@ func (s *Service) ration(ctx context.Context, op, userID string) error {
 
 // ref locates a hold from the sale and the reservation id.
 func ref(saleID, holdID string) (flashsale.HoldRef, error) {
-	productID, ok := flashsale.ParseHoldID(holdID)
+	productID, ok := flashsale.ParseHoldID(holdID, saleID)
 	if !ok {
 		return flashsale.HoldRef{}, flashsale.Errorf(flashsale.KindNotFound,
 			flashsale.ReasonReservationNotFound, "reservation %s not found", holdID)

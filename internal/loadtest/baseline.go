@@ -64,7 +64,7 @@ func storeReserve(ctx context.Context, c goredis.UniversalClient, rec *Recorder,
 			token := ulid.MustNew(ulid.Now(), rand.Reader).String()
 			in := flashsale.ReserveInput{
 				HoldRef: flashsale.HoldRef{SaleID: sale.id, ProductID: product,
-					HoldID: flashsale.NewHoldID(token, product)},
+					HoldID: flashsale.NewHoldID(token, sale.id, product)},
 				UserID: user.id, Qty: 1, TTL: 5 * time.Minute,
 			}
 			start := time.Now()

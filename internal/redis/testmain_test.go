@@ -173,7 +173,8 @@ func loadSale(t *testing.T, c redis.UniversalClient, spec saleSpec) flashsale.Ho
 
 // newHold returns a ref to a hold id that does not exist yet.
 func newHold(ref flashsale.HoldRef) flashsale.HoldRef {
-	ref.HoldID = flashsale.NewHoldID(strings.ToUpper(randomHex(13)), ref.ProductID)
+	ref.HoldID = flashsale.NewHoldID(strings.ToUpper(randomHex(13)), ref.SaleID,
+		ref.ProductID)
 	return ref
 }
 

@@ -1,10 +1,13 @@
 package rpc_test
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/flashsale/flashsale/internal/flashsale"
 	"github.com/flashsale/flashsale/internal/testenv"
 )
 
@@ -71,5 +74,53 @@ func TestSeedCheckoutOverRESTAndConnect(t *testing.T) {
 				t.Fatalf("release (connect %v): got %d %v", connectRPC, code, out)
 			}
 		}
+	}
+}
+
+// The longest ids an admin may choose (64 characters) make the longest
+// reservation ids, which confirm and release still accept.
+func TestLongestIDsCheckOut(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	longest := func(prefix string) string {
+		id := testenv.ID(prefix)
+		return id + strings.Repeat("x", 64-len(id))
+	}
+	saleID, product := longest("FS"), longest("P")
+	if err := s.app.Sales.UpsertProducts(context.Background(), []flashsale.Product{
+		{ID: product, Name: "Long", BasePriceMinor: 1000, Currency: "USD"}}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	body := fmt.Sprintf(`{"saleId":%q,"startTime":%q,"endTime":%q,"discountPercent":40,
+		"products":[{"productId":%q,"totalQty":10}]}`, saleID,
+		now.Add(-time.Minute).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339), product)
+	if code, res := s.call(t, "POST", createREST, s.admin, body, false); code != 200 {
+		t.Fatalf("create: got %d %v", code, res)
+	}
+	token := testenv.Token(t, s.cfg, "U-long", false)
+	path := "/api/flash-sale/" + saleID + "/"
+	reserve := fmt.Sprintf(`{"productId":%q,"quantity":1}`, product)
+
+	code, res := s.call(t, "POST", path+"reserve", token, reserve, false)
+	hold, _ := res["reservationId"].(string)
+	if code != 200 || len(hold) <= 64 {
+		t.Fatalf("reserve: got %d %v, want a reservation id over 64 characters", code, res)
+	}
+	code, pay := s.call(t, "POST", "/api/payments", "", fmt.Sprintf(
+		`{"amount":600,"currency":"USD","reservationId":%q}`, hold), false)
+	if code != 200 {
+		t.Fatalf("payment: got %d %v", code, pay)
+	}
+	code, res = s.call(t, "POST", path+"confirm", token, fmt.Sprintf(
+		`{"reservationId":%q,"paymentId":%q}`, hold, pay["paymentId"]), false)
+	if code != 200 || res["status"] != "CONFIRMED" {
+		t.Fatalf("confirm: got %d %v", code, res)
+	}
+	_, res = s.call(t, "POST", path+"reserve", token, reserve, false)
+	code, res = s.call(t, "POST", path+"release", token, fmt.Sprintf(
+		`{"reservationId":%q}`, res["reservationId"]), false)
+	if code != 200 || res["status"] != "RELEASED" {
+		t.Fatalf("release: got %d %v", code, res)
 	}
 }

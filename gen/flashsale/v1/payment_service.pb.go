@@ -163,7 +163,7 @@ const file_flashsale_v1_payment_service_proto_rawDesc = "" +
 	"\bcurrency\x18\x02 \x01(\tB\x11\xbaH\x0er\f2\n" +
 	"^[A-Z]{3}$R\bcurrency\x121\n" +
 	"\aoutcome\x18\x03 \x01(\tB\x17\xbaH\x14r\x12R\x00R\x04PAIDR\bDECLINEDR\aoutcome\x12@\n" +
-	"\x0ereservation_id\x18\x04 \x01(\tB\x19\xbaH\x16r\x14\x18@2\x10^[A-Za-z0-9_-]*$R\rreservationId\"N\n" +
+	"\x0ereservation_id\x18\x04 \x01(\tB\x19\xbaH\x16r\x14\x18d2\x10^[A-Za-z0-9_-]*$R\rreservationId\"N\n" +
 	"\x15CreatePaymentResponse\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x16\n" +

@@ -656,7 +656,7 @@ const file_flashsale_v1_shopper_service_proto_rawDesc = "" +
 	"\rremaining_qty\x18\x06 \x01(\x05R\fremainingQty\"\xd2\x01\n" +
 	"\x0eConfirmRequest\x12@\n" +
 	"\asale_id\x18\x01 \x01(\tB'\xbaH$r\"2 ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$R\x06saleId\x12B\n" +
-	"\x0ereservation_id\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$R\rreservationId\x12:\n" +
+	"\x0ereservation_id\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18d2\x10^[A-Za-z0-9_-]+$R\rreservationId\x12:\n" +
 	"\n" +
 	"payment_id\x18\x03 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$R\tpaymentId\"D\n" +
 	"\x0fConfirmResponse\x12\x19\n" +
@@ -664,7 +664,7 @@ const file_flashsale_v1_shopper_service_proto_rawDesc = "" +
 	"\x06status\x18\x02 \x01(\tR\x06status\"\x96\x01\n" +
 	"\x0eReleaseRequest\x12@\n" +
 	"\asale_id\x18\x01 \x01(\tB'\xbaH$r\"2 ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$R\x06saleId\x12B\n" +
-	"\x0ereservation_id\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$R\rreservationId\")\n" +
+	"\x0ereservation_id\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18d2\x10^[A-Za-z0-9_-]+$R\rreservationId\")\n" +
 	"\x0fReleaseResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status2\x86\x05\n" +
 	"\x0eShopperService\x12\x81\x01\n" +
