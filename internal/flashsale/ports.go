@@ -56,8 +56,13 @@ type SaleCache interface {
 	// Loaded reports whether the cache still holds what the last MarkLoaded
 	// saw; false after Redis restarted empty.
 	Loaded(ctx context.Context) (bool, error)
-	// MarkLoaded records that every live sale has been loaded.
-	MarkLoaded(ctx context.Context) error
+	// BeginReload records that a load of every live sale starts and returns
+	// its token.
+	BeginReload(ctx context.Context) (token string, err error)
+	// MarkLoaded records that the reload of token has loaded every live
+	// sale; KindUnavailable when Redis lost its data since BeginReload, so
+	// what was loaded before the loss is not taken for all of it.
+	MarkLoaded(ctx context.Context, token string) error
 	// Retire deletes a sale that ended long ago from the cache, unless an
 	// unresolved confirm or unpublished events still need it; retired
 	// reports which.

@@ -856,7 +856,7 @@ func TestSweepCountsOrdersRedisLost(t *testing.T) {
 	}
 	p := "fs:{" + sl.ID + ":" + line.ProductID + "}:"
 	if err := a.Redis.Del(ctx, p+"stock", p+"meta", p+"res", p+"pend", p+"users",
-		"fs:loaded").Err(); err != nil {
+		"{fs}:loaded").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Sales.EnsureLoaded(ctx); err != nil {

@@ -41,6 +41,8 @@ var (
 	catchUpLua string
 	//go:embed lua/rate_limited.lua
 	rateLimitedLua string
+	//go:embed lua/finish_load.lua
+	finishLoadLua string
 )
 
 // Each script is the shared library followed by one body, joined once here so
@@ -58,6 +60,7 @@ var (
 	undoConfirmScript   = holdScript(undoConfirmLua)
 	catchUpScript       = holdScript(catchUpLua)
 	rateLimitedScript   = holdScript(rateLimitedLua)
+	finishLoadScript    = holdScript(finishLoadLua)
 )
 
 func holdScript(body string) *redis.Script {

@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,11 +27,21 @@ func NewSaleCache(c redis.UniversalClient) *SaleCache { return &SaleCache{c: c} 
 // a repeated create or a warm-up after restart never resets live stock.
 // Stock starts at total minus what PostgreSQL has sold, and each user's count
 // at what they bought there, so a Redis that lost its data is rebuilt from
-// the truth (holds that were only in Redis are gone). The commands go in
-// pipelines of at most loadBatch, so a reload of many sales and shoppers
-// never sits in one write past the client's timeout.
+// the truth (holds that were only in Redis are gone).
+//
+// Each product opens to reserves only once its shoppers' counts are all in
+// (finish_load.lua writes its stock last), and only if Redis kept them: a
+// product whose counts Redis lost midway stays closed and Load fails, for
+// the next reload to redo. The commands go in pipelines of at most
+// loadBatch, so a reload of many sales and shoppers never sits in one write
+// past the client's timeout.
 func (s *SaleCache) Load(ctx context.Context, sales ...*flashsale.Sale) error {
+	if err := finishLoadScript.Load(ctx, s.c).Err(); err != nil {
+		return cacheDown(err)
+	}
+	token := newToken()
 	p := s.c.Pipeline()
+	var finishes []*redis.Cmd
 	flush := func(atLeast int) error {
 		if p.Len() < atLeast {
 			return nil
@@ -40,21 +52,15 @@ func (s *SaleCache) Load(ctx context.Context, sales ...*flashsale.Sale) error {
 	for _, sale := range sales {
 		for _, l := range sale.Lines {
 			k := keysFor(sale.ID, l.ProductID)
-			// Stock goes last: the scripts answer "not loaded" while it is
-			// missing, so no hold is taken on a product whose shoppers'
-			// counts are still on their way (a reserve in between would
-			// start a count that the write-if-missing below then keeps).
+			p.HSet(ctx, k.meta, ":loading", token)
 			for user, units := range l.Bought {
 				p.HSetNX(ctx, k.users, user, units)
 				if err := flush(loadBatch); err != nil {
 					return cacheDown(err)
 				}
 			}
-			p.HSet(ctx, k.meta, metaFields(sale, l)...)
-			p.HSetNX(ctx, k.meta, "held", 0)
-			p.HSetNX(ctx, k.meta, "discarded", 0)
-			p.HSetNX(ctx, k.meta, "sold", l.SoldQty)
-			p.SetNX(ctx, k.stock, l.TotalQty-l.SoldQty, 0)
+			args := append([]any{token, l.SoldQty, l.TotalQty - l.SoldQty}, metaFields(sale, l)...)
+			finishes = append(finishes, p.EvalSha(ctx, finishLoadScript.Hash(), k.all(), args...))
 		}
 		if err := s.writeDoc(ctx, p, sale); err != nil {
 			return err
@@ -63,7 +69,27 @@ func (s *SaleCache) Load(ctx context.Context, sales ...*flashsale.Sale) error {
 			return cacheDown(err)
 		}
 	}
-	return cacheDown(flush(1))
+	if err := flush(1); err != nil {
+		return cacheDown(err)
+	}
+	lost := 0
+	for _, f := range finishes {
+		if f.Val() == "lost" {
+			lost++
+		}
+	}
+	if lost > 0 {
+		return flashsale.Unavailable("redis", fmt.Errorf(
+			"redis lost its data while %d products were loading; the next reload writes them", lost))
+	}
+	return nil
+}
+
+// newToken returns a random token that tells one load from another.
+func newToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // loadBatch bounds the commands of one pipeline in Load.
@@ -228,8 +254,23 @@ func cacheDown(err error) error {
 }
 
 // loadedKey marks a cache that holds every live sale. Redis restarting empty
-// drops it, which tells the sweeper to load the sales again.
-const loadedKey = "fs:loaded"
+// drops it, which tells the sweeper to load the sales again. loadingKey holds
+// the token of the reload under way; both share a slot on a cluster.
+const (
+	loadedKey  = "{fs}:loaded"
+	loadingKey = "{fs}:loading"
+)
+
+// markLoaded sets the marker only if the reload's token is still there: a
+// Redis that lost its data again during the reload is not marked as holding
+// what that reload wrote before the loss.
+var markLoaded = redis.NewScript(`
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
+return 1`)
 
 // Loaded reports whether the marker set by MarkLoaded is still there.
 func (s *SaleCache) Loaded(ctx context.Context) (bool, error) {
@@ -237,7 +278,22 @@ func (s *SaleCache) Loaded(ctx context.Context) (bool, error) {
 	return n == 1, cacheDown(err)
 }
 
-// MarkLoaded sets the marker.
-func (s *SaleCache) MarkLoaded(ctx context.Context) error {
-	return cacheDown(s.c.Set(ctx, loadedKey, time.Now().UTC().Format(time.RFC3339), 0).Err())
+// BeginReload records the start of a reload and returns its token.
+func (s *SaleCache) BeginReload(ctx context.Context) (string, error) {
+	token := newToken()
+	return token, cacheDown(s.c.Set(ctx, loadingKey, token, 0).Err())
+}
+
+// MarkLoaded sets the marker after the reload that BeginReload started.
+func (s *SaleCache) MarkLoaded(ctx context.Context, token string) error {
+	ok, err := markLoaded.Run(ctx, s.c, []string{loadedKey, loadingKey}, token,
+		time.Now().UTC().Format(time.RFC3339)).Int()
+	if err != nil {
+		return cacheDown(err)
+	}
+	if ok == 0 {
+		return flashsale.Unavailable("redis", errors.New(
+			"redis lost its data during the reload; the next one starts over"))
+	}
+	return nil
 }

@@ -17,7 +17,6 @@ import (
 
 	flashsalev1 "github.com/flashsale/flashsale/gen/flashsale/v1"
 	"github.com/flashsale/flashsale/gen/flashsale/v1/flashsalev1connect"
-	"github.com/flashsale/flashsale/internal/redis"
 	"github.com/flashsale/flashsale/internal/testenv"
 )
 
@@ -171,16 +170,8 @@ const emptyRedisDB = 12
 
 func TestEmptyListIsShown(t *testing.T) {
 	t.Parallel()
+	// A Redis database of the test's own, emptied and marked loaded.
 	a := testenv.App(t, testenv.OwnRedisDB(t, testenv.Config(t), emptyRedisDB))
-	// The database is this test's alone: clear what an earlier run of other
-	// code may have left, and mark it loaded as the server's start would.
-	ctx := context.Background()
-	if err := a.Redis.FlushDB(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := redis.NewSaleCache(a.Redis).MarkLoaded(ctx); err != nil {
-		t.Fatal(err)
-	}
 	s := &stack{url: testenv.Server(t, a).URL}
 	for name, req := range map[string]*http.Request{
 		"rest": s.request(t, "GET", "/api/flash-sale/active", "", nil),

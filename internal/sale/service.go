@@ -405,13 +405,17 @@ func (s *Service) EnsureLoaded(ctx context.Context) (int, error) {
 // One transaction locks them all and one pipeline writes them, so a reload
 // takes a few round trips however many sales there are.
 func (s *Service) Warm(ctx context.Context) (int, error) {
+	token, err := s.cache.BeginReload(ctx)
+	if err != nil {
+		return 0, err
+	}
 	n := 0
-	err := s.store.LockedLive(ctx, s.now().Add(-Retention), func(sales []*flashsale.Sale) error {
+	err = s.store.LockedLive(ctx, s.now().Add(-Retention), func(sales []*flashsale.Sale) error {
 		n = len(sales)
 		return s.cache.Load(ctx, sales...)
 	})
 	if err != nil {
 		return 0, err
 	}
-	return n, s.cache.MarkLoaded(ctx)
+	return n, s.cache.MarkLoaded(ctx, token)
 }

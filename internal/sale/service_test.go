@@ -124,7 +124,7 @@ func TestEnsureLoadedRestoresAnEmptiedRedis(t *testing.T) {
 	// What a restart without persistence does to this sale: every key gone,
 	// the loaded marker with them.
 	p := "fs:{" + s.ID + ":" + s.Lines[0].ProductID + "}:"
-	if err := a.Redis.Del(ctx, p+"stock", p+"meta", p+"users", p+"res", "fs:loaded").Err(); err != nil {
+	if err := a.Redis.Del(ctx, p+"stock", p+"meta", p+"users", p+"res", "{fs}:loaded").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Redis.HDel(ctx, "fs:sales", s.ID).Err(); err != nil {
@@ -306,7 +306,7 @@ func TestReloadCountsAConfirmInFlight(t *testing.T) {
 	}
 
 	p := "fs:{" + s.ID + ":" + line.ProductID + "}:"
-	if err := a.Redis.Del(ctx, p+"stock", p+"meta", p+"users", "fs:loaded").Err(); err != nil {
+	if err := a.Redis.Del(ctx, p+"stock", p+"meta", p+"users", "{fs}:loaded").Err(); err != nil {
 		t.Fatal(err)
 	}
 	reloaded := make(chan error, 1)

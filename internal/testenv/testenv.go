@@ -71,7 +71,11 @@ func App(t testing.TB, cfg config.Config) *app.App {
 	// left in the database by earlier runs.
 	cache := redis.NewSaleCache(a.Redis)
 	if loaded, err := cache.Loaded(ctx); err != nil || !loaded {
-		if err := cache.MarkLoaded(ctx); err != nil {
+		token, err := cache.BeginReload(ctx)
+		if err == nil {
+			err = cache.MarkLoaded(ctx, token)
+		}
+		if err != nil {
 			t.Fatalf("mark redis loaded: %v", err)
 		}
 	}
