@@ -51,7 +51,8 @@ type SaleCache interface {
 	Sale(ctx context.Context, id string) (*Sale, error)
 	// Sales returns every cached sale.
 	Sales(ctx context.Context) ([]*Sale, error)
-	// Available returns available units per product id of a sale.
+	// Available returns available units per product id of a sale; a
+	// product whose stock is not loaded is missing from the map.
 	Available(ctx context.Context, s *Sale) (map[string]int, error)
 	// Loaded reports whether the cache still holds what the last MarkLoaded
 	// saw; false after Redis restarted empty.

@@ -97,19 +97,24 @@ func (s *Service) Reserve(ctx context.Context, in ReserveInput) (Reservation, er
 		}
 		return Reservation{}, err
 	}
-	out, err := s.holds.Reserve(ctx, flashsale.ReserveInput{
+	attempt := flashsale.ReserveInput{
 		HoldRef: flashsale.HoldRef{SaleID: in.SaleID, ProductID: in.ProductID,
 			HoldID: flashsale.NewHoldID(ulid.MustNew(ulid.Now(), rand.Reader).String(), in.SaleID,
 				in.ProductID)},
 		UserID: in.UserID, Qty: in.Qty, TTL: s.cfg.TTL, IdempotencyKey: in.IdempotencyKey,
-	})
-	if err != nil {
-		return Reservation{}, err
 	}
-	if out.Result == flashsale.StockMissing {
+	out, err := s.holds.Reserve(ctx, attempt)
+	if err == nil && out.Result == flashsale.StockMissing {
 		if err := s.reloading(ctx); err != nil {
 			return Reservation{}, err
 		}
+		// A reload may have finished between the script and the check: one
+		// more try (the first wrote nothing) tells a product being loaded
+		// from one that does not exist.
+		out, err = s.holds.Reserve(ctx, attempt)
+	}
+	if err != nil {
+		return Reservation{}, err
 	}
 	if err := reserveError(in, out); err != nil {
 		return Reservation{}, err

@@ -158,7 +158,8 @@ func (s *SaleCache) Sales(ctx context.Context) ([]*flashsale.Sale, error) {
 	return sales, nil
 }
 
-// Available reads the stock of each line; a missing key counts as zero.
+// Available reads the stock of each line. A product without a stock key
+// (not loaded, or removed with its sale) is left out of the map.
 func (s *SaleCache) Available(ctx context.Context, sale *flashsale.Sale) (map[string]int, error) {
 	cmds := make([]*redis.StringCmd, len(sale.Lines))
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -173,7 +174,10 @@ func (s *SaleCache) Available(ctx context.Context, sale *flashsale.Sale) (map[st
 	avail := make(map[string]int, len(sale.Lines))
 	for i, l := range sale.Lines {
 		n, err := cmds[i].Int()
-		if err != nil && !errors.Is(err, redis.Nil) {
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
 			return nil, fmt.Errorf("stock of %s: %w", l.ProductID, err)
 		}
 		avail[l.ProductID] = max(n, 0)

@@ -314,16 +314,26 @@ func (s *Service) Browse(ctx context.Context, id string) (*flashsale.Sale, map[s
 	if flashsale.ErrorKind(err) == flashsale.KindNotFound {
 		// Right after Redis lost its data and before the sweeper reloads
 		// it, "not found" would be a lie a client might believe for good.
-		if loaded, lerr := s.cache.Loaded(ctx); lerr == nil && !loaded {
-			return nil, nil, time.Time{}, flashsale.Unavailable("sale cache",
-				errors.New("reloading after a restart"))
+		if lerr := s.unlessLoaded(ctx); lerr != nil {
+			return nil, nil, time.Time{}, lerr
 		}
+		// A reload may have finished since the read: read once more.
+		sale, err = s.cache.Sale(ctx, id)
 	}
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
 	avail, err := s.available(ctx, sale)
 	return sale, avail, s.now(), err
+}
+
+// unlessLoaded is unavailable while Redis waits for its reload after losing
+// its data, and nil once it holds every live sale (or when it cannot tell).
+func (s *Service) unlessLoaded(ctx context.Context) error {
+	if loaded, err := s.cache.Loaded(ctx); err == nil && !loaded {
+		return flashsale.Unavailable("sale cache", errors.New("reloading after a restart"))
+	}
+	return nil
 }
 
 // available returns the sale's availability from a read at most stockTTL
@@ -338,9 +348,19 @@ func (s *Service) available(ctx context.Context, sale *flashsale.Sale) (map[stri
 	}
 	v, err, _ := s.reads.Do(sale.ID, func() (any, error) {
 		at := time.Now()
-		units, err := s.cache.Available(context.WithoutCancel(ctx), sale)
+		ctx := context.WithoutCancel(ctx)
+		units, err := s.cache.Available(ctx, sale)
 		if err != nil {
 			return nil, err
+		}
+		if len(units) < len(sale.Lines) {
+			// Stock not loaded: Redis is reloading after losing its data,
+			// and "0 left" would be a lie; or the sale went from Redis a
+			// day after its end, and 0 is the truth. Neither is kept.
+			if err := s.unlessLoaded(ctx); err != nil {
+				return nil, err
+			}
+			return units, nil
 		}
 		s.stockMu.Lock()
 		defer s.stockMu.Unlock()

@@ -127,6 +127,11 @@ func TestEnsureLoadedRestoresAnEmptiedRedis(t *testing.T) {
 	if err := a.Redis.Del(ctx, p+"stock", p+"meta", p+"users", p+"res", "{fs}:loaded").Err(); err != nil {
 		t.Fatal(err)
 	}
+	// The sale's document first outlives its stock (as this process's copy
+	// of the list may): no "0 available" while Redis reloads.
+	if _, _, _, err := a.Sales.Browse(ctx, s.ID); flashsale.ErrorKind(err) != flashsale.KindUnavailable {
+		t.Fatalf("browse without stock before the reload: got %v, want unavailable, not sold out", err)
+	}
 	if err := a.Redis.HDel(ctx, "fs:sales", s.ID).Err(); err != nil {
 		t.Fatal(err)
 	}
