@@ -313,6 +313,8 @@ func TestQueryParametersAreRefused(t *testing.T) {
 			`{"sale_id":"T1","productId":"` + s.p1 + `","quantity":1}`, "sale_id"},
 		{"sale id in an admin body", "POST", "/api/admin/flash-sale/" + id + "/pause", s.admin,
 			`{"saleId":"T1"}`, "saleId"},
+		{"escaped sale id key", "POST", "/api/flash-sale/" + id + "/reserve", shopper,
+			`{"s\u0061leId":"T1","productId":"` + s.p1 + `","quantity":1}`, "saleId"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -325,16 +327,36 @@ func TestQueryParametersAreRefused(t *testing.T) {
 		})
 	}
 
+	// The same over gzip and identity encodings, and a gzip body that
+	// inflates past the limit.
+	for _, enc := range []string{"gzip", "identity"} {
+		body := []byte(`{"saleId":"T1","productId":"` + s.p1 + `","quantity":1}`)
+		if enc == "gzip" {
+			body = gzipped(t, string(body), 0, "")
+		}
+		req := s.request(t, "POST", "/api/flash-sale/"+id+"/reserve", shopper, bytes.NewReader(body))
+		req.Header.Set("Content-Encoding", enc)
+		wantInvalid(t, send(t, req), "saleId")
+	}
+	bomb := s.request(t, "POST", "/api/flash-sale/"+id+"/reserve", shopper, bytes.NewReader(
+		gzipped(t, `{"productId":"`+s.p1+`","x":"`, 2<<20, `"}`)))
+	bomb.Header.Set("Content-Encoding", "gzip")
+	if r := send(t, bomb); r.status != 413 || r.body["code"] != "resource_exhausted" {
+		t.Errorf("gzip body inflating past 1 MiB: got %d %v, want 413 resource_exhausted", r.status, r.body)
+	}
+
 	// Nothing was reserved by the refused calls.
 	r := send(t, s.request(t, "GET", "/api/flash-sale/"+id+"/products", "", nil))
 	if got := productsOf(t, r.body)[s.p1]["availableQty"]; got != 10.0 {
 		t.Errorf("after refused reserves: availableQty %v, want 10", got)
 	}
-	// The same sale in the body and the path is fine.
-	r = send(t, s.request(t, "POST", "/api/flash-sale/"+id+"/reserve", shopper,
-		strings.NewReader(`{"saleId":"`+id+`","productId":"`+s.p1+`","quantity":1}`)))
-	if r.status != 200 || r.body["status"] != "RESERVED" {
-		t.Errorf("reserve naming the path's sale in the body: got %d %v", r.status, r.body)
+	// The same sale in the body and the path is fine, and so is a null one.
+	for _, sale := range []string{`"` + id + `"`, "null"} {
+		r = send(t, s.request(t, "POST", "/api/flash-sale/"+id+"/reserve", shopper,
+			strings.NewReader(`{"saleId":`+sale+`,"productId":"`+s.p1+`","quantity":1}`)))
+		if r.status != 200 || r.body["status"] != "RESERVED" {
+			t.Errorf("reserve naming saleId %s in the body: got %d %v", sale, r.status, r.body)
+		}
 	}
 
 	t.Run("status filter", func(t *testing.T) {

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -187,25 +189,35 @@ func checkREST(next http.Handler) http.Handler {
 
 // checkBodySaleID refuses a REST body whose saleId differs from the sale in
 // the path: the transcoder would let the path win without a word, and the
-// caller meant one of the two. The body is read here (the limit on its size
-// already applies) and handed on unchanged; one without the word "sale", or
-// compressed, or not JSON, goes on as it is. It returns the HTTP status of
-// its refusal.
+// caller meant one of the two. The body is read here (a gzip one is
+// inflated, both within the size limit) and handed on as it was read; an
+// empty or null saleId counts as absent, as protojson has it. A body in an
+// encoding the transcoder does not take goes on for it to refuse. It
+// returns the HTTP status of its refusal.
 func checkBodySaleID(r *http.Request) (int, error) {
 	pathID, ok := pathSaleID(r)
-	if !ok || r.Body == nil || r.Body == http.NoBody || r.Header.Get("Content-Encoding") != "" {
+	if !ok || r.Body == nil || r.Body == http.NoBody {
 		return 0, nil
 	}
-	body, err := io.ReadAll(r.Body)
+	encoding := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	if encoding != "" && encoding != "identity" && encoding != "gzip" {
+		return 0, nil
+	}
+	body, err := readBody(r.Body, encoding == "gzip")
 	if tooBig := new(http.MaxBytesError); errors.As(err, &tooBig) {
 		return http.StatusRequestEntityTooLarge,
-			fmt.Errorf("body: larger than %d bytes", tooBig.Limit)
+			fmt.Errorf("body: larger than %d bytes", maxBodyBytes)
 	}
 	if err != nil {
 		return http.StatusBadRequest, fmt.Errorf("body: %w", err)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if !bytes.Contains(body, []byte("sale")) {
+	r.ContentLength = int64(len(body))
+	r.Header.Del("Content-Encoding")
+	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	// A key may be spelled with escapes ("s\u0061leId"); only then, or when
+	// the word is there, is the body decoded.
+	if !bytes.Contains(body, []byte("sale")) && !bytes.Contains(body, []byte(`\u`)) {
 		return 0, nil
 	}
 	var fields map[string]json.RawMessage
@@ -214,12 +226,31 @@ func checkBodySaleID(r *http.Request) (int, error) {
 	}
 	for _, name := range []string{"saleId", "sale_id"} {
 		var id string
-		if raw, ok := fields[name]; ok && json.Unmarshal(raw, &id) == nil && id != pathID {
+		if raw, ok := fields[name]; ok && json.Unmarshal(raw, &id) == nil &&
+			id != "" && id != pathID {
 			return http.StatusBadRequest, fmt.Errorf(
 				"%s: %q differs from the sale in the path, %q; leave it out", name, id, pathID)
 		}
 	}
 	return 0, nil
+}
+
+// readBody reads a request body, inflating it when gzipped, and fails with
+// an *http.MaxBytesError past maxBodyBytes either way.
+func readBody(body io.Reader, gzipped bool) ([]byte, error) {
+	if gzipped {
+		z, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = z.Close() }()
+		body = z
+	}
+	b, err := io.ReadAll(io.LimitReader(body, maxBodyBytes+1))
+	if err == nil && len(b) > maxBodyBytes {
+		err = &http.MaxBytesError{Limit: maxBodyBytes}
+	}
+	return b, err
 }
 
 // pathSaleID returns the sale id of a REST POST route that has one in its
