@@ -54,7 +54,7 @@ const holdPrefix = "r_"
 // saleTagLen-character tag of their sale.
 const (
 	tokenLen   = 26
-	saleTagLen = 4
+	saleTagLen = 6
 )
 
 // NewHoldID builds a reservation id from a unique, unguessable token (a
@@ -67,30 +67,28 @@ func NewHoldID(token, saleID, productID string) string {
 }
 
 // ParseHoldID returns the product id inside a reservation id of the sale;
-// false when the id is malformed or its tag names another sale. An id
-// without a tag (a token of another length) is read without that check.
+// false when the id is malformed (a character dropped or added in the token
+// included) or its tag names another sale.
 func ParseHoldID(id, saleID string) (productID string, ok bool) {
 	rest, ok := strings.CutPrefix(id, holdPrefix)
 	if !ok {
 		return "", false
 	}
 	token, productID, ok := strings.Cut(rest, "_")
-	if !ok || !IDPattern.MatchString(productID) {
-		return "", false
-	}
-	if len(token) == tokenLen+saleTagLen && token[tokenLen:] != saleTag(saleID) {
+	if !ok || !IDPattern.MatchString(productID) || len(token) != tokenLen+saleTagLen ||
+		token[tokenLen:] != saleTag(saleID) {
 		return "", false
 	}
 	return productID, true
 }
 
-// saleTag is a 20-bit checksum of a sale id (FNV-1a) in the ULID alphabet:
+// saleTag is a 30-bit checksum of a sale id (FNV-1a) in the ULID alphabet:
 // not a secret, only a check that a reservation id was minted for the sale.
 func saleTag(saleID string) string {
 	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-	h := fnv.New32a()
+	h := fnv.New64a()
 	_, _ = h.Write([]byte(saleID))
-	n := h.Sum32()
+	n := h.Sum64()
 	tag := make([]byte, saleTagLen)
 	for i := range tag {
 		tag[i] = alphabet[n&31]

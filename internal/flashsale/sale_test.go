@@ -1,6 +1,7 @@
 package flashsale
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,9 +63,12 @@ func TestHoldIDRoundTrip(t *testing.T) {
 	if p, ok := ParseHoldID(id, "FS1002"); ok {
 		t.Errorf("ParseHoldID(%q, FS1002) = %q, want not ok", id, p)
 	}
-	// Ids without the sale's tag are read as before.
-	if p, ok := ParseHoldID("r_01J00000000000000000000000_P1", "FS1002"); !ok || p != "P1" {
-		t.Errorf("untagged id: got %q %v, want P1", p, ok)
+	// Nor is it with its tag or a character of its token dropped.
+	token, product, _ := strings.Cut(strings.TrimPrefix(id, "r_"), "_")
+	for _, cut := range []string{token[:26], token[1:]} {
+		if p, ok := ParseHoldID("r_"+cut+"_"+product, "FS1001"); ok {
+			t.Errorf("ParseHoldID of a cut token %q = %q, want not ok", cut, p)
+		}
 	}
 	for _, bad := range []string{"", "R78901", "r_", "r_token", "r_token_", "r_token_bad id"} {
 		if p, ok := ParseHoldID(bad, "FS1001"); ok {
