@@ -223,6 +223,11 @@ type Holds interface {
 	// being confirmed: orders whose holds it lost. It returns the units
 	// moved per product.
 	CatchUp(ctx context.Context, products []HoldRef, pgSold []int) ([]int, error)
+	// CountLostOrder counts an order whose hold the store lost while the
+	// order committed (pgSold read after the commit): its units leave stock
+	// unless already counted, and count for its shopper's limit, once. It
+	// reports whether it counted them.
+	CountLostOrder(ctx context.Context, o Order, pgSold int) (bool, error)
 	// Counters reads a sale product's stock counters.
 	Counters(ctx context.Context, saleID, productID string) (Counters, error)
 }

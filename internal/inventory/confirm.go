@@ -163,6 +163,9 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, userID, paymen
 		return flashsale.Order{}, s.refuseExpired(ctx, h, paymentID)
 	}
 
+	if s.beforeOrder != nil {
+		s.beforeOrder(r)
+	}
 	order, err := s.orders.Place(ctx, flashsale.Order{
 		ID: newID("o_"), UserID: h.UserID, SaleID: r.SaleID, ProductID: r.ProductID,
 		HoldID: r.HoldID, PaymentID: paymentID, Qty: h.Qty, AmountMinor: h.AmountMinor,
@@ -213,13 +216,34 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, userID, paymen
 			return flashsale.Order{}, err
 		}
 	}
-	if err := s.holds.FinishConfirm(ctx, r); err != nil {
+	err = s.holds.FinishConfirm(ctx, r)
+	if flashsale.ErrorKind(err) == flashsale.KindNotFound {
+		err = s.countLostOrder(ctx, order)
+	}
+	if err != nil {
 		// The order is committed, so the shopper has it; the sweeper marks
 		// the hold CONFIRMED once Redis answers again.
 		s.log.WarnContext(ctx, "confirm mark deferred to sweeper",
 			"sale_id", r.SaleID, "hold_id", r.HoldID, "err", err.Error())
 	}
 	return order, nil
+}
+
+// countLostOrder counts in Redis an order whose hold Redis lost while it
+// committed: the reload's snapshot came before the order, so without this
+// the shopper's count would stay below their orders (the sweeper's catch-up
+// fixes the stock, not the count).
+func (s *Service) countLostOrder(ctx context.Context, o flashsale.Order) error {
+	sold, err := s.orders.Sold(ctx, []flashsale.HoldRef{{SaleID: o.SaleID, ProductID: o.ProductID}})
+	if err != nil {
+		return err
+	}
+	counted, err := s.holds.CountLostOrder(ctx, o, sold[0])
+	if counted {
+		s.log.InfoContext(ctx, "order counted after redis lost its hold",
+			"sale_id", o.SaleID, "hold_id", o.HoldID, "qty", o.Qty)
+	}
+	return err
 }
 
 // refused handles PostgreSQL's oversell guard: Redis had stock the truth did

@@ -13,6 +13,9 @@ func SetAfterOrder(s *Service, f func(flashsale.HoldRef) error) { s.afterOrder =
 // SetBeforeBegin runs f between a confirm's checks and its Redis step.
 func SetBeforeBegin(s *Service, f func(flashsale.HoldRef)) { s.beforeBegin = f }
 
+// SetBeforeOrder runs f between a confirm's Redis step and its order.
+func SetBeforeOrder(s *Service, f func(flashsale.HoldRef)) { s.beforeOrder = f }
+
 // BeginConfirmForTest runs only the first step of a confirm with a payment,
 // as a process that died right after it would have.
 func (s *Service) BeginConfirmForTest(ctx context.Context, saleID, holdID, paymentID string) (flashsale.BeginResult, flashsale.Hold, error) {

@@ -997,3 +997,47 @@ func TestConfirmRacingALossOfRedis(t *testing.T) {
 		t.Fatalf("%d refunds owed for the paid, lost hold, want 1", n)
 	}
 }
+
+// Redis reloading between a confirm's Redis step and its order (from a
+// snapshot without the order) loses the hold: the confirm then counts its
+// units and its shopper's limit in Redis, so the shopper cannot hold past
+// the limit and the units are not offered again.
+func TestOrderCommittedAfterARaceWithAReloadIsCounted(t *testing.T) {
+	t.Parallel()
+	// Database 7: the test empties it, like a Redis that lost its data.
+	s := newShop(t, testenv.OwnRedisDB(t, testenv.Config(t), 7))
+	ctx := context.Background()
+	sl := testenv.Sale(t, s.app, 2, 10)
+	p := sl.Lines[0].ProductID
+	h, err := s.reserve(t, sl.ID, p, "U1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paid := s.payFor(t, h.GetReservationId(), h.GetAmount())
+	inventory.SetBeforeOrder(s.app.Inventory, func(flashsale.HoldRef) {
+		if err := s.app.Redis.FlushDB(ctx).Err(); err != nil {
+			t.Error(err)
+		}
+		if _, err := s.app.Sales.EnsureLoaded(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := s.confirm(t, sl.ID, "U1", h.GetReservationId(), paid); err != nil {
+		t.Fatalf("confirm across the reload: %v", err)
+	}
+	inventory.SetBeforeOrder(s.app.Inventory, nil)
+
+	c, err := s.app.Inventory.Counters(ctx, sl.ID, p)
+	if err != nil || c.Available != 9 || c.Sold != 1 {
+		t.Fatalf("counters: %+v (%v), want 9 available and 1 sold", c, err)
+	}
+	if _, err := s.reserve(t, sl.ID, p, "U1", 1); err != nil {
+		t.Fatalf("U1's second unit: %v", err)
+	}
+	_, err = s.reserve(t, sl.ID, p, "U1", 1)
+	wantErr(t, err, connect.CodeResourceExhausted, flashsale.ReasonLimitReached)
+	res, err := s.app.Inventory.Sweep(ctx, []*flashsale.Sale{sl})
+	if err != nil || res.CaughtUp != 0 {
+		t.Fatalf("sweep: %+v, %v; want nothing left to catch up", res, err)
+	}
+}

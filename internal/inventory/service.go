@@ -41,9 +41,10 @@ type Service struct {
 	// afterOrder runs between the order commit and the Redis mark; tests
 	// set it to inject a crash there.
 	afterOrder func(flashsale.HoldRef) error
-	// beforeBegin runs between a confirm's checks and its Redis step;
-	// tests set it to lose Redis's data there.
-	beforeBegin func(flashsale.HoldRef)
+	// beforeBegin runs between a confirm's checks and its Redis step, and
+	// beforeOrder between that step and the order; tests set them to lose
+	// Redis's data there.
+	beforeBegin, beforeOrder func(flashsale.HoldRef)
 
 	guardRefusals atomic.Int64
 }

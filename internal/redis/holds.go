@@ -43,6 +43,8 @@ var (
 	rateLimitedLua string
 	//go:embed lua/finish_load.lua
 	finishLoadLua string
+	//go:embed lua/count_lost_order.lua
+	countLostOrderLua string
 )
 
 // Each script is the shared library followed by one body, joined once here so
@@ -61,6 +63,7 @@ var (
 	catchUpScript       = holdScript(catchUpLua)
 	rateLimitedScript   = holdScript(rateLimitedLua)
 	finishLoadScript    = holdScript(finishLoadLua)
+	countLostScript     = holdScript(countLostOrderLua)
 )
 
 func holdScript(body string) *redis.Script {
@@ -340,6 +343,20 @@ func (s *HoldStore) CatchUp(
 		moved[i] = int(n)
 	}
 	return moved, errors.Join(errs...)
+}
+
+// CountLostOrder counts an order whose hold Redis lost while the order
+// committed (pgSold read after the commit): its units move from stock to
+// sold unless already counted, and count for the shopper. It reports
+// whether it counted them.
+func (s *HoldStore) CountLostOrder(ctx context.Context, o flashsale.Order, pgSold int) (bool, error) {
+	ref := flashsale.HoldRef{SaleID: o.SaleID, ProductID: o.ProductID, HoldID: o.HoldID}
+	v, err := s.run(ctx, "count lost order", countLostScript, ref,
+		pgSold, o.HoldID, o.UserID, o.Qty, o.AmountMinor)
+	if err != nil {
+		return false, err
+	}
+	return v == "counted", nil
 }
 
 // runEach runs a script on each product in one pipeline: a sweeper with

@@ -109,6 +109,26 @@ local function reclaim(now, batch)
   return n
 end
 
+-- uncounted returns how many of the units PostgreSQL sold (pg_sold, read
+-- before the call) Redis counts neither as sold nor as being confirmed:
+-- orders whose holds Redis lost while they committed (a reload raced their
+-- confirm). Every order's hold is CONFIRMING in Redis until it is counted
+-- in sold. Nil when the product is not loaded.
+local function uncounted(pg_sold)
+  local sold = tonumber(redis.call('HGET', meta_key, 'sold'))
+  if not (sold and redis.call('EXISTS', stock_key) == 1) then
+    return nil
+  end
+  local confirming = 0
+  for _, id in ipairs(redis.call('ZRANGE', pend_key, 0, -1)) do
+    local h = load(id)
+    if h and h.state == 'CONFIRMING' then
+      confirming = confirming + h.qty
+    end
+  end
+  return pg_sold - sold - confirming
+end
+
 -- reply is the one answer shape that holds.go decodes:
 -- {outcome, hold id, hold record, currency, stock left, per-user limit}.
 -- Unknown values become '' or 0: a nil would cut the Lua array short.
