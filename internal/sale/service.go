@@ -422,8 +422,9 @@ func (s *Service) EnsureLoaded(ctx context.Context) (int, error) {
 // PostgreSQL (holds that lived only in Redis are gone, and their units with
 // them come back). Sales that ended a while ago are left out: nobody browses
 // them, and their report comes from PostgreSQL and the analytics store.
-// One transaction locks them all and one pipeline writes them, so a reload
-// takes a few round trips however many sales there are.
+// One transaction locks them all and batched pipelines write them, so a
+// reload takes a round trip per thousand commands, not per sale. The marker
+// is set only if Redis kept this reload's token to the end.
 func (s *Service) Warm(ctx context.Context) (int, error) {
 	token, err := s.cache.BeginReload(ctx)
 	if err != nil {
