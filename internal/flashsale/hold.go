@@ -224,10 +224,11 @@ type Holds interface {
 	// moved per product.
 	CatchUp(ctx context.Context, products []HoldRef, pgSold []int) ([]int, error)
 	// CountLostOrder counts an order whose hold the store lost while the
-	// order committed (pgSold read after the commit): its units leave stock
-	// unless already counted, and count for its shopper's limit, once. It
-	// reports whether it counted them.
-	CountLostOrder(ctx context.Context, o Order, pgSold int) (bool, error)
+	// order committed (pgSold, and bought, the shopper's units in orders,
+	// read after the commit): the shopper's count rises to bought plus their
+	// live holds, and units the store has not counted leave stock, once. It
+	// reports whether it counted the order.
+	CountLostOrder(ctx context.Context, o Order, pgSold, bought int) (bool, error)
 	// Counters reads a sale product's stock counters.
 	Counters(ctx context.Context, saleID, productID string) (Counters, error)
 }

@@ -40,6 +40,8 @@ type Orders interface {
 	// Sold returns the units sold of each sale product (0 for an unknown
 	// one), in the order given.
 	Sold(ctx context.Context, products []HoldRef) ([]int, error)
+	// Bought returns a shopper's units in the orders of a sale product.
+	Bought(ctx context.Context, ref HoldRef, userID string) (int, error)
 	// ByHold returns the order of a hold, if there is one.
 	ByHold(ctx context.Context, holdID string) (Order, bool, error)
 	// PaymentBinding returns the hold a payment is bound to: the one it

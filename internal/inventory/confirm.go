@@ -230,15 +230,20 @@ func (s *Service) place(ctx context.Context, r flashsale.HoldRef, userID, paymen
 }
 
 // countLostOrder counts in Redis an order whose hold Redis lost while it
-// committed: the reload's snapshot came before the order, so without this
-// the shopper's count would stay below their orders (the sweeper's catch-up
-// fixes the stock, not the count).
+// committed: when the reload's snapshot came before the order, the
+// shopper's count would otherwise stay below their orders (the sweeper's
+// catch-up fixes the stock, not the count).
 func (s *Service) countLostOrder(ctx context.Context, o flashsale.Order) error {
-	sold, err := s.orders.Sold(ctx, []flashsale.HoldRef{{SaleID: o.SaleID, ProductID: o.ProductID}})
+	ref := flashsale.HoldRef{SaleID: o.SaleID, ProductID: o.ProductID}
+	sold, err := s.orders.Sold(ctx, []flashsale.HoldRef{ref})
 	if err != nil {
 		return err
 	}
-	counted, err := s.holds.CountLostOrder(ctx, o, sold[0])
+	bought, err := s.orders.Bought(ctx, ref, o.UserID)
+	if err != nil {
+		return err
+	}
+	counted, err := s.holds.CountLostOrder(ctx, o, sold[0], bought)
 	if counted {
 		s.log.InfoContext(ctx, "order counted after redis lost its hold",
 			"sale_id", o.SaleID, "hold_id", o.HoldID, "qty", o.Qty)

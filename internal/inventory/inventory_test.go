@@ -1001,43 +1001,82 @@ func TestConfirmRacingALossOfRedis(t *testing.T) {
 // Redis reloading between a confirm's Redis step and its order (from a
 // snapshot without the order) loses the hold: the confirm then counts its
 // units and its shopper's limit in Redis, so the shopper cannot hold past
-// the limit and the units are not offered again.
+// the limit and the units are not offered again. Also when another
+// shopper's confirm is under way then, or a sweep's catch-up moves the
+// units before the confirm counts them.
 func TestOrderCommittedAfterARaceWithAReloadIsCounted(t *testing.T) {
 	t.Parallel()
-	// Database 7: the test empties it, like a Redis that lost its data.
-	s := newShop(t, testenv.OwnRedisDB(t, testenv.Config(t), 7))
-	ctx := context.Background()
-	sl := testenv.Sale(t, s.app, 2, 10)
-	p := sl.Lines[0].ProductID
-	h, err := s.reserve(t, sl.ID, p, "U1", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	paid := s.payFor(t, h.GetReservationId(), h.GetAmount())
-	inventory.SetBeforeOrder(s.app.Inventory, func(flashsale.HoldRef) {
-		if err := s.app.Redis.FlushDB(ctx).Err(); err != nil {
-			t.Error(err)
-		}
-		if _, err := s.app.Sales.EnsureLoaded(ctx); err != nil {
-			t.Error(err)
-		}
-	})
-	if _, err := s.confirm(t, sl.ID, "U1", h.GetReservationId(), paid); err != nil {
-		t.Fatalf("confirm across the reload: %v", err)
-	}
-	inventory.SetBeforeOrder(s.app.Inventory, nil)
+	for i, race := range []string{"alone", "another confirm under way", "a sweep first"} {
+		t.Run(race, func(t *testing.T) {
+			// Databases 7, 8 and 10: the test empties them, like a Redis
+			// that lost its data.
+			s := newShop(t, testenv.OwnRedisDB(t, testenv.Config(t), []int{7, 8, 10}[i]))
+			ctx := context.Background()
+			sl := testenv.Sale(t, s.app, 2, 10)
+			p := sl.Lines[0].ProductID
+			h, err := s.reserve(t, sl.ID, p, "U1", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			paid := s.payFor(t, h.GetReservationId(), h.GetAmount())
+			var other *flashsalev1.ReserveResponse
+			var otherPaid string
+			inventory.SetBeforeOrder(s.app.Inventory, func(flashsale.HoldRef) {
+				if err := s.app.Redis.FlushDB(ctx).Err(); err != nil {
+					t.Error(err)
+				}
+				if _, err := s.app.Sales.EnsureLoaded(ctx); err != nil {
+					t.Error(err)
+				}
+				if race != "another confirm under way" {
+					return
+				}
+				if other, err = s.reserve(t, sl.ID, p, "U2", 1); err != nil {
+					t.Error(err)
+					return
+				}
+				otherPaid = s.payFor(t, other.GetReservationId(), other.GetAmount())
+				if _, _, err := s.app.Inventory.BeginConfirmForTest(ctx, sl.ID,
+					other.GetReservationId(), otherPaid); err != nil {
+					t.Error(err)
+				}
+			})
+			if race == "a sweep first" {
+				inventory.SetAfterOrder(s.app.Inventory, func(flashsale.HoldRef) error {
+					res, err := s.app.Inventory.Sweep(ctx, []*flashsale.Sale{sl})
+					if err != nil || res.CaughtUp != 1 {
+						t.Errorf("sweep before the count: %+v, %v; want 1 unit caught up", res, err)
+					}
+					return nil
+				})
+			}
+			if _, err := s.confirm(t, sl.ID, "U1", h.GetReservationId(), paid); err != nil {
+				t.Fatalf("confirm across the reload: %v", err)
+			}
+			inventory.SetBeforeOrder(s.app.Inventory, nil)
+			inventory.SetAfterOrder(s.app.Inventory, nil)
+			if other != nil {
+				if _, err := s.confirm(t, sl.ID, "U2", other.GetReservationId(), otherPaid); err != nil {
+					t.Fatalf("the other confirm: %v", err)
+				}
+			}
 
-	c, err := s.app.Inventory.Counters(ctx, sl.ID, p)
-	if err != nil || c.Available != 9 || c.Sold != 1 {
-		t.Fatalf("counters: %+v (%v), want 9 available and 1 sold", c, err)
-	}
-	if _, err := s.reserve(t, sl.ID, p, "U1", 1); err != nil {
-		t.Fatalf("U1's second unit: %v", err)
-	}
-	_, err = s.reserve(t, sl.ID, p, "U1", 1)
-	wantErr(t, err, connect.CodeResourceExhausted, flashsale.ReasonLimitReached)
-	res, err := s.app.Inventory.Sweep(ctx, []*flashsale.Sale{sl})
-	if err != nil || res.CaughtUp != 0 {
-		t.Fatalf("sweep: %+v, %v; want nothing left to catch up", res, err)
+			if _, err := s.reserve(t, sl.ID, p, "U1", 1); err != nil {
+				t.Fatalf("U1's second unit: %v", err)
+			}
+			_, err = s.reserve(t, sl.ID, p, "U1", 1)
+			wantErr(t, err, connect.CodeResourceExhausted, flashsale.ReasonLimitReached)
+			if _, err := s.app.Inventory.Sweep(ctx, []*flashsale.Sale{sl}); err != nil {
+				t.Fatal(err)
+			}
+			sold := 1
+			if other != nil {
+				sold = 2
+			}
+			c, err := s.app.Inventory.Counters(ctx, sl.ID, p)
+			if err != nil || c.Sold != sold || c.Held != 1 || c.Available != 10-sold-1 {
+				t.Fatalf("counters: %+v (%v), want %d sold, 1 held, the rest available", c, err, sold)
+			}
+		})
 	}
 }

@@ -191,6 +191,15 @@ func (s *OrderStore) Sold(ctx context.Context, products []flashsale.HoldRef) ([]
 	return sold, translate(err)
 }
 
+// Bought returns a shopper's units in the orders of a sale product.
+func (s *OrderStore) Bought(ctx context.Context, ref flashsale.HoldRef, userID string) (int, error) {
+	var units int
+	err := s.db.QueryRow(ctx, `SELECT coalesce(sum(quantity), 0) FROM orders
+		WHERE sale_id = $1 AND product_id = $2 AND user_id = $3`,
+		ref.SaleID, ref.ProductID, userID).Scan(&units)
+	return units, translate(err)
+}
+
 // ByHold returns the order of a hold.
 func (s *OrderStore) ByHold(ctx context.Context, holdID string) (flashsale.Order, bool, error) {
 	return s.orderWhere(ctx, "reservation_id", holdID)

@@ -346,13 +346,13 @@ func (s *HoldStore) CatchUp(
 }
 
 // CountLostOrder counts an order whose hold Redis lost while the order
-// committed (pgSold read after the commit): its units move from stock to
-// sold unless already counted, and count for the shopper. It reports
-// whether it counted them.
-func (s *HoldStore) CountLostOrder(ctx context.Context, o flashsale.Order, pgSold int) (bool, error) {
+// committed (pgSold and bought read after the commit): the shopper's count
+// rises to bought plus live holds, and units Redis has not counted move
+// from stock to sold. It reports whether it counted the order.
+func (s *HoldStore) CountLostOrder(ctx context.Context, o flashsale.Order, pgSold, bought int) (bool, error) {
 	ref := flashsale.HoldRef{SaleID: o.SaleID, ProductID: o.ProductID, HoldID: o.HoldID}
 	v, err := s.run(ctx, "count lost order", countLostScript, ref,
-		pgSold, o.HoldID, o.UserID, o.Qty, o.AmountMinor)
+		pgSold, bought, o.HoldID, o.UserID, o.Qty, o.AmountMinor)
 	if err != nil {
 		return false, err
 	}
