@@ -62,7 +62,8 @@ type SaleCache interface {
 	BeginReload(ctx context.Context) (token string, err error)
 	// MarkLoaded records that the reload of token has loaded every live
 	// sale; KindUnavailable when Redis lost its data since BeginReload, so
-	// what was loaded before the loss is not taken for all of it.
+	// what was loaded before the loss is not taken for all of it (or when
+	// another reload took over and has not finished).
 	MarkLoaded(ctx context.Context, token string) error
 	// Retire deletes a sale that ended long ago from the cache, unless an
 	// unresolved confirm or unpublished events still need it; retired

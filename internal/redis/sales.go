@@ -267,14 +267,16 @@ const (
 
 // markLoaded sets the marker only if the reload's token is still there: a
 // Redis that lost its data again during the reload is not marked as holding
-// what that reload wrote before the loss.
+// what that reload wrote before the loss. A reload that another one
+// overtook succeeds once the other has set the marker (a loss since would
+// have taken the marker too).
 var markLoaded = redis.NewScript(`
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then
-  return 0
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('DEL', KEYS[2])
+  return 1
 end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('DEL', KEYS[2])
-return 1`)
+return redis.call('EXISTS', KEYS[1])`)
 
 // Loaded reports whether the marker set by MarkLoaded is still there.
 func (s *SaleCache) Loaded(ctx context.Context) (bool, error) {
@@ -297,7 +299,8 @@ func (s *SaleCache) MarkLoaded(ctx context.Context, token string) error {
 	}
 	if ok == 0 {
 		return flashsale.Unavailable("redis", errors.New(
-			"redis lost its data during the reload; the next one starts over"))
+			"redis lost its data during the reload, or another reload is under way; "+
+				"the next sweep looks again"))
 	}
 	return nil
 }

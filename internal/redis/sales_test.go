@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -199,12 +200,23 @@ func TestMarkLoadedNeedsTheReloadsToken(t *testing.T) {
 		t.Fatalf("loaded after a lost reload: got %v %v, want false", ok, err)
 	}
 
-	token, err = cache.BeginReload(ctx)
-	if err == nil {
-		err = cache.MarkLoaded(ctx, token)
+	// Two reloads at once: the one overtaken waits for the other's mark.
+	first, err1 := cache.BeginReload(ctx)
+	second, err2 := cache.BeginReload(ctx)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
 	}
-	if ok, lerr := cache.Loaded(ctx); err != nil || lerr != nil || !ok {
-		t.Fatalf("after a whole reload: loaded %v (%v, %v), want true", ok, err, lerr)
+	if err := cache.MarkLoaded(ctx, first); flashsale.ErrorKind(err) != flashsale.KindUnavailable {
+		t.Fatalf("mark of an overtaken reload: got %v, want unavailable", err)
+	}
+	if err := cache.MarkLoaded(ctx, second); err != nil {
+		t.Fatalf("mark of the latest reload: %v", err)
+	}
+	if err := cache.MarkLoaded(ctx, first); err != nil {
+		t.Fatalf("mark of the overtaken reload after the other's: %v", err)
+	}
+	if ok, err := cache.Loaded(ctx); err != nil || !ok {
+		t.Fatalf("after a whole reload: loaded %v (%v), want true", ok, err)
 	}
 }
 
