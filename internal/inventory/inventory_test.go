@@ -1073,9 +1073,8 @@ func TestOrderCommittedAfterARaceWithAReloadIsCounted(t *testing.T) {
 			if other != nil {
 				sold = 2
 			}
-			c, err := s.app.Inventory.Counters(ctx, sl.ID, p)
-			if err != nil || c.Sold != sold || c.Held != 1 || c.Available != 10-sold-1 {
-				t.Fatalf("counters: %+v (%v), want %d sold, 1 held, the rest available", c, err, sold)
+			if c := s.counters(t, sl.ID, p); c.Sold != sold || c.Held != 1 || c.Available != 10-sold-1 {
+				t.Fatalf("counters: %+v, want %d sold, 1 held, the rest available", c, sold)
 			}
 		})
 	}
