@@ -41,13 +41,25 @@ func (s *SaleCache) Load(ctx context.Context, sales ...*flashsale.Sale) error {
 	}
 	token := newToken()
 	p := s.c.Pipeline()
-	var finishes []*redis.Cmd
+	type finish struct {
+		cmd  *redis.Cmd
+		keys []string
+		args []any
+	}
+	var finishes []finish
 	flush := func(atLeast int) error {
 		if p.Len() < atLeast {
 			return nil
 		}
-		_, err := p.Exec(ctx)
-		return err
+		cmds, _ := p.Exec(ctx) // each command carries its own error
+		for _, c := range cmds {
+			// A finish whose script the cache dropped meanwhile is sent
+			// again below; any other failure ends the load.
+			if err := c.Err(); err != nil && !redis.HasErrorPrefix(err, "NOSCRIPT") {
+				return err
+			}
+		}
+		return nil
 	}
 	for _, sale := range sales {
 		for _, l := range sale.Lines {
@@ -59,8 +71,10 @@ func (s *SaleCache) Load(ctx context.Context, sales ...*flashsale.Sale) error {
 					return cacheDown(err)
 				}
 			}
-			args := append([]any{token, l.SoldQty, l.TotalQty - l.SoldQty}, metaFields(sale, l)...)
-			finishes = append(finishes, p.EvalSha(ctx, finishLoadScript.Hash(), k.all(), args...))
+			f := finish{keys: k.all(),
+				args: append([]any{token, l.SoldQty, l.TotalQty - l.SoldQty}, metaFields(sale, l)...)}
+			f.cmd = finishLoadScript.EvalSha(ctx, p, f.keys, f.args...)
+			finishes = append(finishes, f)
 		}
 		if err := s.writeDoc(ctx, p, sale); err != nil {
 			return err
@@ -74,7 +88,15 @@ func (s *SaleCache) Load(ctx context.Context, sales ...*flashsale.Sale) error {
 	}
 	lost := 0
 	for _, f := range finishes {
-		if f.Val() == "lost" {
+		v, err := f.cmd.Result()
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// The script cache was flushed; Run sends the script again.
+			v, err = finishLoadScript.Run(ctx, s.c, f.keys, f.args...).Result()
+		}
+		if err != nil {
+			return cacheDown(err)
+		}
+		if v == "lost" {
 			lost++
 		}
 	}

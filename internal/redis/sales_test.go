@@ -14,14 +14,20 @@ import (
 	"github.com/flashsale/flashsale/internal/flashsale"
 )
 
+// pipelineHook leaves dials and single commands alone; the hooks below
+// embed it and watch pipelines only.
+type pipelineHook struct{}
+
+func (pipelineHook) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (pipelineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
 // order records the keys that pipelines send, in the order sent.
 type order struct {
+	pipelineHook
 	mu   sync.Mutex
 	keys []string
 }
 
-func (o *order) DialHook(next redis.DialHook) redis.DialHook          { return next }
-func (o *order) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
 func (o *order) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		o.mu.Lock()
@@ -94,14 +100,13 @@ func TestLoadWritesStockAfterTheShoppersCounts(t *testing.T) {
 // dropKeys deletes a sale product's keys before the nth pipeline that
 // writes them, as a Redis restarting empty in the middle of a load would.
 type dropKeys struct {
+	pipelineHook
 	c     redis.UniversalClient
 	keys  []string
 	nth   int
 	count int
 }
 
-func (d *dropKeys) DialHook(next redis.DialHook) redis.DialHook          { return next }
-func (d *dropKeys) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
 func (d *dropKeys) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		if !slices.ContainsFunc(cmds, func(c redis.Cmder) bool {
@@ -232,4 +237,50 @@ func clientLike(t *testing.T, tg target) redis.UniversalClient {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// flushScripts drops the script cache before the first pipeline a client
+// sends, as another process's SCRIPT FLUSH between a load's steps would.
+type flushScripts struct {
+	pipelineHook
+	c    redis.UniversalClient
+	done bool
+}
+
+func (f *flushScripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !f.done && slices.ContainsFunc(cmds, func(c redis.Cmder) bool { return c.Name() == "evalsha" }) {
+			f.done = true
+			if err := f.c.ScriptFlush(ctx).Err(); err != nil {
+				return err
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// A load whose script the cache drops midway sends it again and opens the
+// product.
+func TestLoadSurvivesAScriptFlush(t *testing.T) {
+	// SCRIPT FLUSH only drops cached scripts, so it is safe on a shared
+	// server; it is done on the standalone one only.
+	tg := targets(t)[0]
+	now := time.Now().UTC()
+	sale := &flashsale.Sale{ID: "flush" + randomHex(6), Start: now.Add(-time.Minute),
+		End: now.Add(time.Hour), PerUserLimit: 2, State: flashsale.StateScheduled,
+		Lines: []flashsale.Line{{ProductID: "p1", Currency: "EUR", TotalQty: 10,
+			SalePriceMinor: 100, SoldQty: 1, Bought: map[string]int{"u1": 1}}}}
+	k := keysFor(sale.ID, "p1")
+	t.Cleanup(func() {
+		_ = tg.c.Del(context.Background(), k.all()...).Err()
+		_ = tg.c.HDel(context.Background(), salesIndexKey, sale.ID).Err()
+	})
+	c := clientLike(t, tg)
+	c.AddHook(&flushScripts{c: tg.c})
+	if err := NewSaleCache(c).Load(t.Context(), sale); err != nil {
+		t.Fatalf("load across a script flush: %v", err)
+	}
+	if stock, err := tg.c.Get(t.Context(), k.stock).Int(); err != nil || stock != 9 {
+		t.Fatalf("stock after the load: %d (%v), want 9", stock, err)
+	}
 }
